@@ -1,0 +1,32 @@
+"""``create_app(settings)``: the gateway service's FastAPI app with its FastStream subscribers."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from syncmesh_kit.app import service_app
+from syncmesh_kit.runtime import ServiceRuntime
+
+from . import DISTRIBUTION, SERVICE, admin, handlers
+from .settings import GatewaySettings
+
+CONSUMES = ["sm.svc.ping", "sm.svc.info.gateway"]
+PUBLISHES = ['sm.mut.<collection>.<doc_id>', 'sm.room.<room>', 'sm.presence-report']
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings,
+        service=SERVICE,
+        distribution=DISTRIBUTION,
+        consumes=CONSUMES,
+        publishes=PUBLISHES,
+    )
+    runtime.broker.include_router(handlers.router)
+    app = service_app(
+        runtime,
+        title="syncmesh gateway",
+        description="Terminates WebSocket, SSE, long-poll and HTTP for clients; authenticates, authorises, fans out channel events, forwards mutations to sync.",
+    )
+    app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
+    return app

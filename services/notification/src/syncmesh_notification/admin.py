@@ -1,0 +1,10 @@
+"""``/admin/*`` of the notification service (behind the admin guard, see ``app.py``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from syncmesh_kit.streams_admin import streams_routes
+
+router = APIRouter(tags=["admin"])
+router.include_router(streams_routes())

@@ -1,0 +1,32 @@
+"""``create_app(settings)``: the notification service's FastAPI app with its FastStream subscribers."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from syncmesh_kit.app import service_app
+from syncmesh_kit.runtime import ServiceRuntime
+
+from . import DISTRIBUTION, SERVICE, admin, handlers
+from .settings import NotificationSettings
+
+CONSUMES = ["sm.svc.ping", "sm.svc.info.notification"]
+PUBLISHES = ['sm.inbox.<user>', '$KV.sm_inbox_state.>']
+
+
+def create_app(settings: NotificationSettings) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings,
+        service=SERVICE,
+        distribution=DISTRIBUTION,
+        consumes=CONSUMES,
+        publishes=PUBLISHES,
+    )
+    runtime.broker.include_router(handlers.router)
+    app = service_app(
+        runtime,
+        title="syncmesh notification",
+        description="Per-user durable inbox, read state and live delivery.",
+    )
+    app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
+    return app

@@ -1,0 +1,20 @@
+"""Presence settings: environment variables ``SYNCMESH_PRESENCE_*`` (nested with ``__``,
+e.g. ``SYNCMESH_PRESENCE_HTTP__PORT``), falling back to the shared ``SYNCMESH_*``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from syncmesh_kit.settings import HttpSettings, ServiceSettings
+
+
+class PresenceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SYNCMESH_PRESENCE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    service_name: ClassVar[str] = "presence"
+
+    http: HttpSettings = HttpSettings(port=8003)

@@ -1,0 +1,4 @@
+"""syncmesh sync service: documents, versions and exactly-once mutations."""
+
+SERVICE = "sync"
+DISTRIBUTION = "syncmesh-sync"

@@ -1,0 +1,32 @@
+"""``create_app(settings)``: the sync service's FastAPI app with its FastStream subscribers."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from syncmesh_kit.app import service_app
+from syncmesh_kit.runtime import ServiceRuntime
+
+from . import DISTRIBUTION, SERVICE, admin, handlers
+from .settings import SyncSettings
+
+CONSUMES = ["sm.svc.ping", "sm.svc.info.sync"]
+PUBLISHES = ['$KV.sm_docs.>', 'sm.live.doc.<collection>.<doc_id>', 'sm.results.<gateway_id>', 'sm.resolve']
+
+
+def create_app(settings: SyncSettings) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings,
+        service=SERVICE,
+        distribution=DISTRIBUTION,
+        consumes=CONSUMES,
+        publishes=PUBLISHES,
+    )
+    runtime.broker.include_router(handlers.router)
+    app = service_app(
+        runtime,
+        title="syncmesh sync",
+        description="Documents, versions and exactly-once mutations.",
+    )
+    app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
+    return app

@@ -1,0 +1,10 @@
+"""Errors of the sync service.
+
+::
+
+    SyncError
+"""
+
+
+class SyncError(Exception):
+    """Base of every error the sync service raises on purpose."""

@@ -1,0 +1,20 @@
+"""Sync settings: environment variables ``SYNCMESH_SYNC_*`` (nested with ``__``,
+e.g. ``SYNCMESH_SYNC_HTTP__PORT``), falling back to the shared ``SYNCMESH_*``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from syncmesh_kit.settings import HttpSettings, ServiceSettings
+
+
+class SyncSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SYNCMESH_SYNC_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    service_name: ClassVar[str] = "sync"
+
+    http: HttpSettings = HttpSettings(port=8001)
