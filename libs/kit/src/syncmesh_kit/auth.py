@@ -8,7 +8,9 @@ a timer while connected.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,16 @@ import jwt
 from pydantic import ValidationError
 
 from syncmesh_schema.auth import TokenClaims
+
+
+@contextmanager
+def _short_dev_secret_ok() -> Iterator[None]:
+    """The protocol's development secret is 20 bytes; PyJWT warns about short HMAC keys.
+    Production refuses short secrets in settings instead (see ``ServiceSettings``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        yield
+
 
 _ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
 
@@ -27,7 +39,9 @@ class AuthError(Exception):
 class TokenVerifier:
     """Verifies bearer tokens against the HS256 secret and/or configured public keys."""
 
-    def __init__(self, secret: str | None, public_keys: Sequence[Path] = (), leeway_s: float = 0) -> None:
+    def __init__(
+        self, secret: str | None, public_keys: Sequence[Path] = (), leeway_s: float = 0
+    ) -> None:
         self._secret = secret or None
         self._public_keys = [p.read_bytes() for p in public_keys]
         self._leeway = leeway_s
@@ -52,13 +66,14 @@ class TokenVerifier:
         last: Exception | None = None
         for key in keys:
             try:
-                payload = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[alg],
-                    options={"require": ["sub", "exp"]},
-                    leeway=self._leeway,
-                )
+                with _short_dev_secret_ok():
+                    payload = jwt.decode(
+                        token,
+                        key,
+                        algorithms=[alg],
+                        options={"require": ["sub", "exp"]},
+                        leeway=self._leeway,
+                    )
                 break
             except jwt.ExpiredSignatureError:
                 raise AuthError("token expired: get a new token") from None
@@ -71,7 +86,9 @@ class TokenVerifier:
         try:
             return TokenClaims.model_validate(payload)
         except ValidationError as exc:
-            raise AuthError(f"invalid token claims: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+            raise AuthError(
+                f"invalid token claims: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+            ) from None
 
 
 def issue_token(
@@ -93,4 +110,5 @@ def issue_token(
         claims["write"] = write
     if admin:
         claims["admin"] = True
-    return jwt.encode(claims, secret, algorithm="HS256")
+    with _short_dev_secret_ok():
+        return jwt.encode(claims, secret, algorithm="HS256")

@@ -170,7 +170,9 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamCha
         except BadRequestError as exc:
             # Another service created it between our look-up and our create.
             if exc.err_code != 10058:  # stream name already in use
-                raise RuntimeError(f"cannot create stream {config.name}: {exc.description}") from exc
+                raise RuntimeError(
+                    f"cannot create stream {config.name}: {exc.description}"
+                ) from exc
             info = await js.stream_info(config.name)
         except APIError as exc:
             raise RuntimeError(f"cannot create stream {config.name}: {exc.description}") from exc
@@ -182,7 +184,9 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamCha
     except BadRequestError as exc:
         log.error(
             "stream %s differs in %s and cannot be updated (%s); fix or recreate it by hand",
-            config.name, ", ".join(diff), exc.description,
+            config.name,
+            ", ".join(diff),
+            exc.description,
         )
         return "failed"
     log.info("updated stream %s: %s", config.name, ", ".join(diff))

@@ -75,7 +75,9 @@ class NatsServer:
         conf = self.store_dir / "nats-server.conf"
         conf.write_text(self.config_text())
         self.process = ManagedProcess(
-            f"nats-server {self.name}", [find_nats_server(), "-c", str(conf)], log_path=self.log_path
+            f"nats-server {self.name}",
+            [find_nats_server(), "-c", str(conf)],
+            log_path=self.log_path,
         ).start()
         if wait:
             self.wait_ready(timeout)

@@ -6,6 +6,7 @@ Each child runs in its own process group so that stopping it also stops anything
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -93,10 +94,8 @@ class ManagedProcess:
     def signal(self, sig: int) -> None:
         if self.alive():
             assert self.proc
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def kill(self) -> None:
         """SIGKILL the whole group (a crash, for fault tests)."""
@@ -116,10 +115,8 @@ class ManagedProcess:
                 self.signal(signal.SIGKILL)
                 self.proc.wait(5)
         # Reap anything the child left in its group.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         return self.proc.returncode
 
     def tail(self, lines: int = 20) -> str:

@@ -108,8 +108,9 @@ class ServiceRuntime:
     def ready(self) -> bool:
         return self._started.is_set()
 
-    async def wait_started(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._started.wait(), timeout)
+    async def wait_started(self) -> None:
+        """Until connected, bootstrapped and subscribed (wrap in ``asyncio.timeout``)."""
+        await self._started.wait()
 
     # --- readiness checks --------------------------------------------------------------
 
@@ -141,7 +142,10 @@ class ServiceRuntime:
             try:
                 report = await ensure_topology(self.js, self.settings.nats.replicas)
                 if not report.ok:
-                    log.error("JetStream topology has streams that could not be updated: %s", report.changes)
+                    log.error(
+                        "JetStream topology has streams that could not be updated: %s",
+                        report.changes,
+                    )
                 break
             except Exception as exc:  # JetStream may lag the connection (cluster election)
                 log.warning("JetStream not ready (%s); retrying in %.1fs", exc, delay)

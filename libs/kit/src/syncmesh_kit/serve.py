@@ -27,9 +27,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     )
 
 
-def run_service(
-    settings_cls: type[ServiceSettings], create_app: Callable[[Any], FastAPI]
-) -> None:
+def run_service(settings_cls: type[ServiceSettings], create_app: Callable[[Any], FastAPI]) -> None:
     """The whole of a service's ``main()``: settings from the environment, logging, serve."""
     try:
         settings = settings_cls()
@@ -39,6 +37,7 @@ def run_service(
     if settings.uses_dev_secret:
         logging.getLogger(settings_cls.service_name).warning(
             "using the development JWT secret %r: set SYNCMESH_JWT_SECRET for anything but local "
-            "development (production refuses to start with it)", DEV_JWT_SECRET,
+            "development (production refuses to start with it)",
+            DEV_JWT_SECRET,
         )
     serve(create_app(settings), settings)

@@ -62,7 +62,9 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "service"
 
     environment: Literal["development", "production"] = "development"
-    instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:12], pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
     nats: NatsSettings = NatsSettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
@@ -75,11 +77,16 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> ServiceSettings:
-        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+        if self.environment != "production":
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEV_JWT_SECRET:
             raise ValueError(
                 "refusing to start in production with the development JWT secret: set "
                 "SYNCMESH_JWT_SECRET to a long random value (or configure jwt_public_keys)"
             )
+        if secret and len(secret.encode()) < 32:
+            raise ValueError("SYNCMESH_JWT_SECRET must be at least 32 bytes in production")
         return self
 
     @property

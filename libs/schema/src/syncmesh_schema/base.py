@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 JSONValue = Any
 """Any JSON value (object, array, string, number, boolean, null)."""
@@ -31,18 +31,23 @@ class WireModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     keep_none: ClassVar[frozenset[str]] = frozenset()
-    """Top-level fields written as ``null`` when ``None`` (all others are omitted then)."""
+    """Fields written as ``null`` when ``None``; every other ``None`` field is omitted, at
+    every nesting level (optional fields absent rather than null, as PROTOCOL.md shows them)."""
 
-    def _omitted(self) -> set[str]:
-        return {k for k, v in self.__dict__.items() if v is None and k not in self.keep_none}
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k in self.keep_none}
+        return data
 
     def dump(self) -> dict[str, Any]:
-        """JSON-ready dict; top-level ``None`` fields are omitted unless in ``keep_none``."""
-        return self.model_dump(mode="json", by_alias=True, exclude=self._omitted())
+        """JSON-ready dict."""
+        return self.model_dump(mode="json", by_alias=True)
 
     def to_json_bytes(self) -> bytes:
         """Compact JSON bytes, the form every frame and bus message travels in."""
-        return self.model_dump_json(by_alias=True, exclude=self._omitted()).encode()
+        return self.model_dump_json(by_alias=True).encode()
 
 
 class ClientInput(WireModel):

@@ -91,7 +91,10 @@ class PresenceSet(_ClientFrame):
     @field_validator("meta")
     @classmethod
     def _meta_size(cls, meta: JSONObject | None) -> JSONObject | None:
-        if meta is not None and len(json.dumps(meta, separators=(",", ":"))) > MAX_PRESENCE_META_BYTES:
+        if (
+            meta is not None
+            and len(json.dumps(meta, separators=(",", ":"))) > MAX_PRESENCE_META_BYTES
+        ):
             raise ValueError(f"meta must be at most {MAX_PRESENCE_META_BYTES} bytes of JSON")
         return meta
 
@@ -144,8 +147,19 @@ ClientFrame = Annotated[
 ]
 CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 CLIENT_FRAME_TYPES: frozenset[str] = frozenset(
-    {"hello", "refresh", "ping", "subscribe", "unsubscribe", "mutate", "publish", "presence",
-     "presence_state", "conflict_resolve", "notifications_read"}
+    {
+        "hello",
+        "refresh",
+        "ping",
+        "subscribe",
+        "unsubscribe",
+        "mutate",
+        "publish",
+        "presence",
+        "presence_state",
+        "conflict_resolve",
+        "notifications_read",
+    }
 )
 
 
@@ -254,16 +268,7 @@ class Resync(WireModel):
 
 
 ServerFrame = Annotated[
-    Welcome
-    | Ok
-    | Pong
-    | Subscribed
-    | Unsubscribed
-    | Result
-    | Presence
-    | Error
-    | Event
-    | Resync,
+    Welcome | Ok | Pong | Subscribed | Unsubscribed | Result | Presence | Error | Event | Resync,
     Field(discriminator="type"),
 ]
 SERVER_FRAME: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
@@ -327,6 +332,5 @@ def _frame_id(raw: str | bytes) -> str | None:
         obj = json.loads(raw)
     except ValueError:
         return None
-    if isinstance(obj, dict) and isinstance(obj.get("id"), str) and len(obj["id"]) <= 128:
-        return obj["id"]
-    return None
+    frame_id = obj.get("id") if isinstance(obj, dict) else None
+    return frame_id if isinstance(frame_id, str) and len(frame_id) <= 128 else None

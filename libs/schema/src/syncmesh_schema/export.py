@@ -13,7 +13,18 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from . import auth, client, conflict, events, mutations, notification, presence, rooms, service, sync
+from . import (
+    auth,
+    client,
+    conflict,
+    events,
+    mutations,
+    notification,
+    presence,
+    rooms,
+    service,
+    sync,
+)
 
 _MODELS: dict[str, type[BaseModel]] = {
     "mutation": mutations.Mutation,
@@ -49,7 +60,9 @@ def schemas() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {
         name: adapter.json_schema(mode="validation") for name, adapter in _UNIONS.items()
     }
-    out.update({name: model.model_json_schema(mode="validation") for name, model in _MODELS.items()})
+    out.update(
+        {name: model.model_json_schema(mode="validation") for name, model in _MODELS.items()}
+    )
     return out
 
 

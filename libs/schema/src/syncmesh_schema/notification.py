@@ -14,7 +14,12 @@ from .ids import Room
 class NotificationSend(ClientInput):
     """Body of ``POST /v1/notifications``: to ``user_ids`` or every member of ``room``."""
 
-    user_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=10_000)] | None = None
+    user_ids: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=10_000)
+        ]
+        | None
+    ) = None
     room: Room | None = None
     kind: Annotated[str, Field(min_length=1, max_length=64)]
     title: Annotated[str, Field(max_length=512)]

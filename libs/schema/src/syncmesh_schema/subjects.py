@@ -1,7 +1,8 @@
 """Every NATS subject, stream, bucket, durable and queue-group name of syncmesh.
 
 Builders validate their ids (:mod:`syncmesh_schema.ids`), so no ``.``, ``*``, ``>`` or space
-from a client can reach a subject. User ids are encoded with :func:`~syncmesh_schema.ids.user_token`.
+from a client can reach a subject. User ids are encoded with
+:func:`~syncmesh_schema.ids.user_token`.
 
 Layout (``sm.`` prefix for everything we own):
 
@@ -88,7 +89,9 @@ def kv_subject(bucket: str, key: str) -> str:
 
 
 def live_doc(collection: str, doc_id: str) -> str:
-    return f"{PREFIX}.live.doc.{validate_id(collection, 'collection')}.{validate_id(doc_id, 'doc_id')}"
+    return (
+        f"{PREFIX}.live.doc.{validate_id(collection, 'collection')}.{validate_id(doc_id, 'doc_id')}"
+    )
 
 
 def room(room_name: str) -> str:
@@ -118,7 +121,8 @@ def service_info(service: str) -> str:
 def channel_source(ref: ChannelRef, user_id: str) -> tuple[str, str]:
     """``(stream, filter subject)`` holding a channel's history, for replay on resume."""
     if ref.kind == "doc":
-        assert ref.collection and ref.doc_id
+        assert ref.collection
+        assert ref.doc_id
         return kv_stream(DOCS_BUCKET), kv_subject(DOCS_BUCKET, doc_key(ref.collection, ref.doc_id))
     if ref.kind == "collection":
         assert ref.collection

@@ -1,4 +1,5 @@
-"""syncmesh resolver service: conflict strategies, three-way merge, OT, CRDTs and the manual conflict queue."""
+"""syncmesh resolver service."""
 
 SERVICE = "resolver"
 DISTRIBUTION = "syncmesh-resolver"
+DESCRIPTION = "Conflict strategies, three-way merge, OT, CRDTs and the manual conflict queue."

@@ -3,11 +3,11 @@
 from syncmesh_kit.serve import run_service
 
 from .app import create_app
-from .settings import ConflictresolverSettings
+from .settings import ResolverSettings
 
 
 def main() -> None:
-    run_service(ConflictresolverSettings, create_app)
+    run_service(ResolverSettings, create_app)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the resolver service's FastAPI app with its FastStream subscribers."""
+"""``create_app(settings)``: the resolver service's FastAPI app and FastStream subscribers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DISTRIBUTION, SERVICE, admin, handlers
-from .settings import ConflictresolverSettings
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
+from .settings import ResolverSettings
 
 CONSUMES = ["sm.svc.ping", "sm.svc.info.resolver"]
-PUBLISHES = ['$KV.sm_conflicts.>', 'sm.inbox.<user>']
+PUBLISHES = ["$KV.sm_conflicts.>", "sm.inbox.<user>"]
 
 
-def create_app(settings: ConflictresolverSettings) -> FastAPI:
+def create_app(settings: ResolverSettings) -> FastAPI:
     runtime = ServiceRuntime(
         settings,
         service=SERVICE,
@@ -26,7 +26,7 @@ def create_app(settings: ConflictresolverSettings) -> FastAPI:
     app = service_app(
         runtime,
         title="syncmesh resolver",
-        description="Conflict strategies, three-way merge, OT, CRDTs and the manual conflict queue.",
+        description=DESCRIPTION,
     )
     app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
     return app

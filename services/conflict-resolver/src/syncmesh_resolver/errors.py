@@ -2,9 +2,9 @@
 
 ::
 
-    ConflictresolverError
+    ResolverError
 """
 
 
-class ConflictresolverError(Exception):
+class ResolverError(Exception):
     """Base of every error the resolver service raises on purpose."""

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from syncmesh_kit.settings import HttpSettings, ServiceSettings
 
 
-class ConflictresolverSettings(ServiceSettings):
+class ResolverSettings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="SYNCMESH_RESOLVER_", env_nested_delimiter="__", extra="ignore"
     )

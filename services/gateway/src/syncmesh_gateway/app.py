@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the gateway service's FastAPI app with its FastStream subscribers."""
+"""``create_app(settings)``: the gateway service's FastAPI app and FastStream subscribers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
 from .settings import GatewaySettings
 
 CONSUMES = ["sm.svc.ping", "sm.svc.info.gateway"]
-PUBLISHES = ['sm.mut.<collection>.<doc_id>', 'sm.room.<room>', 'sm.presence-report']
+PUBLISHES = ["sm.mut.<collection>.<doc_id>", "sm.room.<room>", "sm.presence-report"]
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -26,7 +26,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = service_app(
         runtime,
         title="syncmesh gateway",
-        description="Terminates WebSocket, SSE, long-poll and HTTP for clients; authenticates, authorises, fans out channel events, forwards mutations to sync.",
+        description=DESCRIPTION,
     )
     app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
     return app

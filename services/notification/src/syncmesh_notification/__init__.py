@@ -1,4 +1,5 @@
-"""syncmesh notification service: per-user durable inbox, read state and live delivery."""
+"""syncmesh notification service."""
 
 SERVICE = "notification"
 DISTRIBUTION = "syncmesh-notification"
+DESCRIPTION = "Per-user durable inbox, read state and live delivery."

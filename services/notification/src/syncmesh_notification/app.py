@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the notification service's FastAPI app with its FastStream subscribers."""
+"""``create_app(settings)``: the notification service's FastAPI app and FastStream subscribers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
 from .settings import NotificationSettings
 
 CONSUMES = ["sm.svc.ping", "sm.svc.info.notification"]
-PUBLISHES = ['sm.inbox.<user>', '$KV.sm_inbox_state.>']
+PUBLISHES = ["sm.inbox.<user>", "$KV.sm_inbox_state.>"]
 
 
 def create_app(settings: NotificationSettings) -> FastAPI:
@@ -26,7 +26,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     app = service_app(
         runtime,
         title="syncmesh notification",
-        description="Per-user durable inbox, read state and live delivery.",
+        description=DESCRIPTION,
     )
     app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
     return app

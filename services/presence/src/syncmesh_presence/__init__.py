@@ -1,4 +1,5 @@
-"""syncmesh presence service: rooms, members, status and self-healing expiry."""
+"""syncmesh presence service."""
 
 SERVICE = "presence"
 DISTRIBUTION = "syncmesh-presence"
+DESCRIPTION = "Rooms, members, status and self-healing expiry."

@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the presence service's FastAPI app with its FastStream subscribers."""
+"""``create_app(settings)``: the presence service's FastAPI app and FastStream subscribers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
 from .settings import PresenceSettings
 
 CONSUMES = ["sm.svc.ping", "sm.svc.info.presence"]
-PUBLISHES = ['$KV.sm_presence.>', 'sm.presence.<room>']
+PUBLISHES = ["$KV.sm_presence.>", "sm.presence.<room>"]
 
 
 def create_app(settings: PresenceSettings) -> FastAPI:
@@ -26,7 +26,7 @@ def create_app(settings: PresenceSettings) -> FastAPI:
     app = service_app(
         runtime,
         title="syncmesh presence",
-        description="Rooms, members, status and self-healing expiry.",
+        description=DESCRIPTION,
     )
     app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
     return app

@@ -1,4 +1,5 @@
-"""syncmesh sync service: documents, versions and exactly-once mutations."""
+"""syncmesh sync service."""
 
 SERVICE = "sync"
 DISTRIBUTION = "syncmesh-sync"
+DESCRIPTION = "Documents, versions and exactly-once mutations."

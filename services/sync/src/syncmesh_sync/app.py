@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the sync service's FastAPI app with its FastStream subscribers."""
+"""``create_app(settings)``: the sync service's FastAPI app and FastStream subscribers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
 from .settings import SyncSettings
 
 CONSUMES = ["sm.svc.ping", "sm.svc.info.sync"]
-PUBLISHES = ['$KV.sm_docs.>', 'sm.live.doc.<collection>.<doc_id>', 'sm.results.<gateway_id>', 'sm.resolve']
+PUBLISHES = [
+    "$KV.sm_docs.>",
+    "sm.live.doc.<collection>.<doc_id>",
+    "sm.results.<gateway_id>",
+    "sm.resolve",
+]
 
 
 def create_app(settings: SyncSettings) -> FastAPI:
@@ -26,7 +31,7 @@ def create_app(settings: SyncSettings) -> FastAPI:
     app = service_app(
         runtime,
         title="syncmesh sync",
-        description="Documents, versions and exactly-once mutations.",
+        description=DESCRIPTION,
     )
     app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
     return app

@@ -1,1 +1,1 @@
-"""syncmesh."""
+"""``syncmesh``: the command-line tool (dev stack, status, tokens)."""

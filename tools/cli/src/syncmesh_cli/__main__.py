@@ -1,0 +1,5 @@
+"""``python -m syncmesh_cli``."""
+
+from .main import main
+
+main()
