@@ -18,7 +18,9 @@ def test_hs256_round_trip_with_claims():
     token = issue_token(SECRET, "alice", 60, channels=["room:*"], write=["todos"], admin=True)
     claims = TokenVerifier(SECRET).verify(token)
     assert claims.sub == "alice"
-    assert claims.channels == ["room:*"] and claims.write == ["todos"] and claims.admin
+    assert claims.channels == ["room:*"]
+    assert claims.write == ["todos"]
+    assert claims.admin
     assert claims.exp > time.time()
 
 

@@ -25,7 +25,8 @@ async def test_creates_everything_then_changes_nothing(nats_server):
         docs = (await js.stream_info(subjects.kv_stream(subjects.DOCS_BUCKET))).config
         assert docs.allow_atomic is True
         assert docs.allow_direct is True
-        assert docs.republish is not None and docs.republish.dest == "sm.live.doc.>"
+        assert docs.republish is not None
+        assert docs.republish.dest == "sm.live.doc.>"
         assert docs.max_msgs_per_subject == 64
         presence = (await js.stream_info(subjects.kv_stream(subjects.PRESENCE_BUCKET))).config
         assert presence.subject_delete_marker_ttl == 5

@@ -31,7 +31,7 @@ async def test_cluster_with_r3_topology_survives_one_node(nats_cluster):
         )
         nats_cluster.nodes[0].kill()
         # Writes continue on the surviving majority (after a leader election if needed).
-        for attempt in range(40):
+        for attempt in range(40):  # noqa: B007 (reported below)
             try:
                 ack2 = await js.publish(
                     subjects.mutation_intake("todos", "a"), b"2", headers={"Nats-Msg-Id": "c:2"}

@@ -21,6 +21,15 @@ def test_committed_schemas_are_current():
 def test_client_frame_schema_names_every_frame_type():
     mapping = json.loads(render(schemas()["client-frame"]))["discriminator"]["mapping"]
     assert set(mapping) == {
-        "hello", "refresh", "ping", "subscribe", "unsubscribe", "mutate", "publish", "presence",
-        "presence_state", "conflict_resolve", "notifications_read",
+        "hello",
+        "refresh",
+        "ping",
+        "subscribe",
+        "unsubscribe",
+        "mutate",
+        "publish",
+        "presence",
+        "presence_state",
+        "conflict_resolve",
+        "notifications_read",
     }

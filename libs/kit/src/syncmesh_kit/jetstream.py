@@ -64,7 +64,7 @@ def kv_stream_config(
     )
 
 
-def topology(replicas: int = 1) -> list[StreamConfig]:
+def topology(replicas: int = 1, dedup_window_s: float = 120.0) -> list[StreamConfig]:
     """Every stream and bucket of the stack (DESIGN.md, "State lives in JetStream")."""
     return [
         # Accepted mutations: durable even while sync is down; a work queue, since every
@@ -78,7 +78,7 @@ def topology(replicas: int = 1) -> list[StreamConfig]:
             max_age=30 * DAY,
             max_bytes=1024 * MIB,
             max_msg_size=5 * MIB,
-            duplicate_window=120.0,
+            duplicate_window=dedup_window_s,
             num_replicas=replicas,
         ),
         # Documents and client records; one atomic batch commits both. Republished live
@@ -193,10 +193,12 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamCha
     return "updated"
 
 
-async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> TopologyReport:
+async def ensure_topology(
+    js: JetStreamContext, replicas: int = 1, dedup_window_s: float = 120.0
+) -> TopologyReport:
     """Ensure every stream and bucket exists with our settings."""
     changes = {}
-    for config in topology(replicas):
+    for config in topology(replicas, dedup_window_s):
         assert config.name
         changes[config.name] = await ensure_stream(js, config)
     created = [n for n, c in changes.items() if c == "created"]

@@ -140,7 +140,8 @@ class ServiceRuntime:
         delay = 0.5
         while True:
             try:
-                report = await ensure_topology(self.js, self.settings.nats.replicas)
+                nats = self.settings.nats
+                report = await ensure_topology(self.js, nats.replicas, nats.dedup_window_s)
                 if not report.ok:
                     log.error(
                         "JetStream topology has streams that could not be updated: %s",

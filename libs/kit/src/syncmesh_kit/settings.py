@@ -35,6 +35,9 @@ class NatsSettings(BaseModel):
     """Publish/request timeout: must outlast a cluster leader failover (~7 s)."""
     replicas: int = Field(default=1, ge=1, le=5)
     """JetStream replicas for the streams this stack creates (3 in a cluster)."""
+    dedup_window_s: float = Field(default=120.0, ge=0.1, le=3600)
+    """JetStream ``Nats-Msg-Id`` window of the streams (a first filter only: exactly-once
+    does not depend on it). Tests shorten it."""
 
     @property
     def servers(self) -> list[str]:

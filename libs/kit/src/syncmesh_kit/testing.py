@@ -8,13 +8,20 @@ here). Fault-injection tests (kill / restart) always use the binary: they need t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import pytest
+
+from syncmesh_schema import subjects
+from syncmesh_schema.mutations import Mutation
+from syncmesh_schema.sync import MutationIntake, MutationOutcome
 
 from .natsserver import NatsCluster, NatsServer
 
@@ -95,3 +102,78 @@ def nats_cluster() -> Iterator[NatsCluster]:
     """Three clustered JetStream nodes on loopback."""
     with NatsCluster(3) as cluster:
         yield cluster
+
+
+class IntakeClient:
+    """Publishes mutations the way a gateway does (durable intake, ``Nats-Msg-Id``) and
+    collects their outcomes from a results subject of its own. For sync tests and benches."""
+
+    def __init__(self, nc: Any, *, user_id: str = "u1", gateway_id: str | None = None) -> None:
+        self.nc = nc
+        self.js = nc.jetstream(timeout=10)
+        self.user_id = user_id
+        self.reply_to = subjects.results(gateway_id or f"test-{uuid.uuid4().hex[:8]}")
+        self.outcomes: dict[tuple[str, int], list[Any]] = {}
+        self._waiters: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        self._sub: Any = None
+
+    async def start(self) -> IntakeClient:
+        async def on_msg(msg: Any) -> None:
+            outcome = MutationOutcome.model_validate_json(msg.data)
+            key = (outcome.client_id, outcome.mutation_id)
+            self.outcomes.setdefault(key, []).append(outcome)
+            waiter = self._waiters.pop(key, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(outcome)
+
+        self._sub = await self.nc.subscribe(self.reply_to, cb=on_msg)
+        return self
+
+    async def send(
+        self,
+        mutation: dict[str, Any],
+        *,
+        may_write: bool = True,
+        user_id: str | None = None,
+        msg_id: str | None = None,
+    ) -> Any:
+        """Publish one mutation to the intake stream; returns the PubAck. ``msg_id`` other than
+        ``client_id:mutation_id`` makes a resend look like one after the dedup window."""
+        m = Mutation.model_validate(mutation)
+        intake = MutationIntake(
+            mutation=m,
+            user_id=user_id or self.user_id,
+            may_write=may_write,
+            received_at=int(time.time() * 1000),
+            reply_to=self.reply_to,
+        )
+        return await self.js.publish(
+            subjects.mutation_intake(m.collection, m.doc_id),
+            intake.to_json_bytes(),
+            headers={"Nats-Msg-Id": msg_id or m.key},
+        )
+
+    async def call(self, mutation: dict[str, Any], wait_s: float = 10.0, **kw: Any) -> Any:
+        """Send and wait for this mutation's next outcome."""
+
+        key = (mutation["client_id"], mutation["mutation_id"])
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[key] = waiter
+        await self.send(mutation, **kw)
+        return await asyncio.wait_for(waiter, wait_s)
+
+    async def wait_for(self, keys: set[tuple[str, int]], wait_s: float) -> None:
+        """Until every key has at least one outcome."""
+
+        deadline = time.monotonic() + wait_s
+        while not keys <= self.outcomes.keys():
+            if time.monotonic() > deadline:
+                missing = sorted(keys - self.outcomes.keys())[:5]
+                raise TimeoutError(
+                    f"{len(keys - self.outcomes.keys())} outcomes missing, e.g. {missing}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()

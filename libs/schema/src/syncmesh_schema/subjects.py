@@ -12,6 +12,7 @@ subject                                     carried by                   payload
 ``sm.mut.<collection>.<doc_id>``            stream ``SM_MUTATIONS``      ``MutationIntake``
 ``$KV.sm_docs.doc.<collection>.<doc_id>``   bucket ``sm_docs``           ``DocumentRecord``
 ``$KV.sm_docs.client.<client_id>``          bucket ``sm_docs``           ``ClientRecord``
+``$KV.sm_docs.result.<client>.<mutation>``  bucket ``sm_docs``           ``MutationResult``
 ``sm.live.doc.<collection>.<doc_id>``       republish of ``sm_docs``     ``DocumentRecord``
 ``sm.room.<room>``                          stream ``SM_ROOMS``          ``RoomMessage``
 ``sm.presence.<room>``                      stream ``SM_PRESENCE``       ``PresenceEvent``
@@ -82,6 +83,16 @@ def doc_key(collection: str, doc_id: str) -> str:
 def client_key(client_id: str) -> str:
     """KV key of a client record (``last_mutation_id`` and stored results)."""
     return f"client.{validate_id(client_id, 'client_id')}"
+
+
+def result_key(client_id: str, mutation_id: int) -> str:
+    """KV key of one stored mutation outcome (kept for late retries)."""
+    return f"result.{validate_id(client_id, 'client_id')}.{int(mutation_id)}"
+
+
+def policy_key(collection: str) -> str:
+    """KV key of a collection's conflict policy in :data:`POLICIES_BUCKET`."""
+    return f"policy.{validate_id(collection, 'collection')}"
 
 
 def kv_subject(bucket: str, key: str) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from .base import JSONObject, WireModel
+from .codes import ErrorCode
 from .events import MutationMeta
 from .mutations import ConflictInfo, Mutation, MutationResult
 
@@ -22,6 +23,8 @@ class MutationIntake(WireModel):
     mutation: Mutation
     user_id: str
     may_write: bool = True
+    """Whether the token's ``write`` claim covers the collection (checked by the gateway;
+    a mutation outside it is still accepted, and consumed as ``rejected``)."""
     received_at: int
     reply_to: str | None = None
     session_id: str | None = None
@@ -29,12 +32,25 @@ class MutationIntake(WireModel):
 
 
 class MutationOutcome(WireModel):
-    """The result of one mutation, routed back to the gateway on ``sm.results.<gateway>``."""
+    """The outcome of one mutation, routed back to the gateway on ``sm.results.<gateway>``:
+    a ``result``, or an ``error`` when the mutation was refused without consuming its id
+    (``out_of_order`` with ``expected``, ``forbidden``)."""
 
     session_id: str | None = None
     request_id: str | None = None
     client_id: str
-    result: MutationResult
+    mutation_id: int
+    result: MutationResult | None = None
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    expected: int | None = None
+
+
+class TextOpRecord(WireModel):
+    """A text op as committed: later stale ops are transformed against these, one by one."""
+
+    field: str
+    ops: list[Any]
 
 
 class DocumentRecord(WireModel):
@@ -46,19 +62,28 @@ class DocumentRecord(WireModel):
     data: JSONObject | None
     deleted: bool = False
     updated_at: int
+    stamp: str = ""
+    """Hybrid logical clock of the write (orders last/first-writer-wins and LWW registers)."""
     mutation: MutationMeta
     conflict: ConflictInfo | None = None
     crdt: dict[str, JSONObject] = Field(default_factory=dict)
     """CRDT state per field (the plain value lives in ``data``)."""
+    text_op: TextOpRecord | None = None
+    """For ``text`` commits: the op as applied at this version (the OT history)."""
 
     keep_none: ClassVar[frozenset[str]] = frozenset({"data"})
 
 
 class ClientRecord(WireModel):
-    """The value of ``client.<client_id>``: exactly-once state of one client."""
+    """The value of ``client.<client_id>``: exactly-once state of one client.
+
+    The newest outcomes are kept here; every outcome is also stored under
+    ``result.<client_id>.<mutation_id>`` (with a long TTL) for retries that come much later.
+    """
 
     client_id: str
     user_id: str
     last_mutation_id: int = 0
     results: dict[str, MutationResult] = Field(default_factory=dict)
-    """Stored outcomes of the most recent mutations, keyed by ``str(mutation_id)``."""
+    """Outcomes of the most recent mutations, keyed by ``str(mutation_id)``."""
+    updated_at: int = 0

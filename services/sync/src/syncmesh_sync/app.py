@@ -7,10 +7,12 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, handlers
+from .admin import admin_routes
+from .service import SyncService
 from .settings import SyncSettings
 
-CONSUMES = ["sm.svc.ping", "sm.svc.info.sync"]
+CONSUMES = ["sm.mut.> (durable sync-intake)", "sm.svc.ping", "sm.svc.info.sync"]
 PUBLISHES = [
     "$KV.sm_docs.>",
     "sm.live.doc.<collection>.<doc_id>",
@@ -28,10 +30,13 @@ def create_app(settings: SyncSettings) -> FastAPI:
         publishes=PUBLISHES,
     )
     runtime.broker.include_router(handlers.router)
+    service = SyncService(settings, runtime)
     app = service_app(
         runtime,
         title="syncmesh sync",
         description=DESCRIPTION,
     )
-    app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
+    app.include_router(
+        admin_routes(service), prefix="/admin", dependencies=[Depends(runtime.require_admin)]
+    )
     return app

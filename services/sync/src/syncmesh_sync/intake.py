@@ -1,0 +1,198 @@
+"""The intake consumer: a durable pull consumer on ``SM_MUTATIONS`` shared by every sync
+process, with explicit acks, delayed naks for transient failures, a bounded number of
+deliveries and a dead-letter subject for poison messages.
+
+Written with nats-py rather than a FastStream subscriber: FastStream's default ack policy
+terminates a message on any exception, and its pull batches are unreliable
+(notes/nats-jetstream.md §13). Messages of one client, and of one document, are processed
+one at a time and in order (keyed locks); everything else runs concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+
+from syncmesh_schema import subjects as s
+from syncmesh_schema.sync import MutationIntake
+
+from .pipeline import Ahead, Pipeline, Retry
+from .stats import Stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    max_in_flight: int = 512
+    fetch_batch: int = 256
+    max_deliver: int = 200
+    ahead_deliveries: int = 20
+    """Deliveries after which a mutation still ahead of ``last + 1`` is refused
+    (``out_of_order``)."""
+    ack_wait_s: float = 30.0
+
+
+class KeyedLocks:
+    """One FIFO lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: defaultdict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class Intake:
+    """Fetch, dispatch, settle (see the module docstring)."""
+
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        pipeline: Pipeline,
+        stats: Stats,
+        config: IntakeConfig,
+    ) -> None:
+        self.nc = nc
+        self.js = js
+        self.pipeline = pipeline
+        self.stats = stats
+        self.config = config
+        self._clients = KeyedLocks()
+        self._docs = KeyedLocks()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=s.SYNC_INTAKE_DURABLE,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.config.ack_wait_s,
+            max_deliver=self.config.max_deliver,
+            max_ack_pending=self.config.max_in_flight * 4,
+            filter_subject=s.MUTATIONS_ALL,
+        )
+
+    async def start(self) -> None:
+        try:
+            await self.js.add_consumer(s.MUTATIONS_STREAM, self.consumer_config())
+        except BadRequestError as exc:
+            log.warning(
+                "intake consumer exists with other settings (%s); using it as is", exc.description
+            )
+        sub = await self.js.pull_subscribe_bind(
+            durable=s.SYNC_INTAKE_DURABLE, stream=s.MUTATIONS_STREAM
+        )
+        self._loop_task = asyncio.create_task(self._fetch_loop(sub), name="sync-intake")
+
+    async def stop(self) -> None:
+        """Stop fetching and let the mutations in hand finish (they are acked or naked)."""
+        if self._loop_task:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+    async def backlog(self) -> int:
+        info = await self.js.consumer_info(s.MUTATIONS_STREAM, s.SYNC_INTAKE_DURABLE)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
+        while True:
+            room = min(self.config.fetch_batch, self.config.max_in_flight - len(self._tasks))
+            if room <= 0:  # bounded: never hold more than max_in_flight unsettled messages
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                msgs = await sub.fetch(room, timeout=1.0)
+            except TimeoutError:  # builtin and nats' TimeoutError (a subclass): nothing to do
+                continue
+            except Exception as exc:  # NATS reconnecting: keep trying, never die
+                log.warning("intake fetch failed: %r", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                task = asyncio.create_task(self._handle(msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.set()
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            intake = MutationIntake.model_validate_json(msg.data)
+        except ValidationError as exc:
+            await self._deadletter(msg, f"not a MutationIntake: {exc.errors()[0]['msg']}")
+            return
+        m = intake.mutation
+        deliveries = msg.metadata.num_delivered or 1
+        log.debug("handling %s delivery %d", msg.subject, deliveries)
+        async with self._clients.hold(m.client_id), self._docs.hold(f"{m.collection}/{m.doc_id}"):
+            try:
+                outcome = await self.pipeline.process(intake)
+            except Ahead as exc:
+                if deliveries < self.config.ahead_deliveries:
+                    self.pipeline.store.forget_client(m.client_id)
+                    await msg.nak(delay=min(exc.delay_s * deliveries, 1.0))
+                    return
+                outcome = self.pipeline.error(
+                    intake,
+                    "out_of_order",
+                    f"mutation_id {m.mutation_id} is ahead; send {exc.expected} first",
+                    exc.expected,
+                )
+            except Retry as exc:
+                self.stats.add("retries")
+                await msg.nak(delay=min(exc.delay_s * (2 ** min(deliveries - 1, 5)), 30.0))
+                return
+            except Exception as exc:
+                log.exception("mutation %s failed (delivery %d)", m.key, deliveries)
+                if deliveries >= self.config.max_deliver - 1:
+                    await self._deadletter(msg, f"failed {deliveries} times: {exc!r}")
+                else:
+                    await msg.nak(delay=min(0.1 * 2**deliveries, 30.0))
+                return
+        if intake.reply_to:
+            await self.nc.publish(intake.reply_to, outcome.to_json_bytes())
+        await msg.ack()
+
+    async def _deadletter(self, msg: Msg, reason: str) -> None:
+        log.error("dead-lettering %s: %s", msg.subject, reason)
+        self.stats.add("deadlettered")
+        await self.js.publish(
+            s.deadletter("sync"),
+            msg.data,
+            headers={"Syncmesh-Error": reason[:1000], "Syncmesh-Subject": msg.subject},
+        )
+        await msg.term()
