@@ -1,0 +1,151 @@
+"""syncmesh_merge: the document merge rules shared by the sync and conflict-resolver services.
+
+Pure logic, no I/O, standard library only:
+
+- `patch`: RFC 7396 JSON merge patch;
+- `ot`: plain-text OT (ot-text-unicode components, code-point positions, TP1);
+- `threeway`: three-way JSON merge with ABSENT, field rules and a delete policy;
+- `strategies`: the conflict strategies behind `resolve`, and `suggest_strategy`;
+- `clock`: hybrid logical clock and `(hlc, client_id)` stamps;
+- `crdt`: state-based counters, sets and a last-writer-wins register;
+- `errors`: `MergeError` and its subclasses.
+"""
+
+from syncmesh_merge import ot
+from syncmesh_merge.clock import HLC, Stamp
+from syncmesh_merge.crdt import (
+    CRDT_TYPES,
+    Crdt,
+    CrdtType,
+    GCounter,
+    GSet,
+    LWWRegister,
+    ORSet,
+    PNCounter,
+    apply_crdt_op,
+    crdt_from_json,
+    empty_crdt,
+    merge_crdt_states,
+)
+from syncmesh_merge.errors import (
+    ClockError,
+    CrdtTypeError,
+    DeleteMismatchError,
+    InvalidConfigError,
+    InvalidDocumentError,
+    InvalidOpError,
+    InvalidStateError,
+    MergeError,
+    MissingStampError,
+    OpOutOfRangeError,
+)
+from syncmesh_merge.patch import apply_merge_patch
+from syncmesh_merge.strategies import (
+    FALLBACKS,
+    STRATEGIES,
+    Document,
+    Fallback,
+    Resolution,
+    StrategyName,
+    Suggestion,
+    client_wins,
+    first_writer_wins,
+    last_writer_wins,
+    manual,
+    merge,
+    resolve,
+    server_wins,
+    suggest_strategy,
+)
+from syncmesh_merge.threeway import (
+    DELETE_POLICIES,
+    FIELD_RULES,
+    Conflict,
+    DeletePolicy,
+    FieldRule,
+    MergeResult,
+    Path,
+    Resolver,
+    Side,
+    Source,
+    dotted,
+    merge3,
+    value_at,
+)
+from syncmesh_merge.values import (
+    ABSENT,
+    JSON,
+    Absent,
+    JSONObject,
+    Value,
+    canonical,
+    check_json,
+    copy_json,
+    json_equal,
+)
+
+__all__ = [
+    "ABSENT",
+    "CRDT_TYPES",
+    "DELETE_POLICIES",
+    "FALLBACKS",
+    "FIELD_RULES",
+    "HLC",
+    "JSON",
+    "STRATEGIES",
+    "Absent",
+    "ClockError",
+    "Conflict",
+    "Crdt",
+    "CrdtType",
+    "CrdtTypeError",
+    "DeleteMismatchError",
+    "DeletePolicy",
+    "Document",
+    "Fallback",
+    "FieldRule",
+    "GCounter",
+    "GSet",
+    "InvalidConfigError",
+    "InvalidDocumentError",
+    "InvalidOpError",
+    "InvalidStateError",
+    "JSONObject",
+    "LWWRegister",
+    "MergeError",
+    "MergeResult",
+    "MissingStampError",
+    "ORSet",
+    "OpOutOfRangeError",
+    "PNCounter",
+    "Path",
+    "Resolution",
+    "Resolver",
+    "Side",
+    "Source",
+    "Stamp",
+    "StrategyName",
+    "Suggestion",
+    "Value",
+    "apply_crdt_op",
+    "apply_merge_patch",
+    "canonical",
+    "check_json",
+    "client_wins",
+    "copy_json",
+    "crdt_from_json",
+    "dotted",
+    "empty_crdt",
+    "first_writer_wins",
+    "json_equal",
+    "last_writer_wins",
+    "manual",
+    "merge",
+    "merge3",
+    "merge_crdt_states",
+    "ot",
+    "resolve",
+    "server_wins",
+    "suggest_strategy",
+    "value_at",
+]
