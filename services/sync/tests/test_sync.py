@@ -4,6 +4,7 @@ waiting for the resolver, dead letters and the admin API."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -31,7 +32,11 @@ ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'ops', 3600, adm
 @pytest.fixture(scope="module")
 def sync_app(nats_module) -> Iterator[TestClient]:
     settings = SyncSettings(
-        nats={"url": nats_module.url}, ahead_deliveries=3, resolver_timeout_s=0.3, max_deliver=5
+        nats={"url": nats_module.url},
+        ahead_deliveries=3,
+        ahead_wait_s=0.5,
+        resolver_timeout_s=0.3,
+        max_deliver=5,
     )
     with TestClient(create_app(settings)) as client:
         deadline = time.monotonic() + 15
@@ -89,7 +94,7 @@ async def test_versions_kinds_and_the_live_feed(intake, nats_module):
         outcome = await intake.call(mut(cli, i, col, doc, i - 1, kind, payload))
         assert outcome.result.status == "applied", outcome
         assert outcome.result.version == i
-        record = DocumentRecord.model_validate_json((await _kv_get(nc, col, doc)))
+        record = DocumentRecord.model_validate_json(await _kv_get(nc, col, doc))
         assert record.data == expected
         assert record.deleted is (expected is None)
     await asyncio.sleep(0.2)
@@ -98,7 +103,7 @@ async def test_versions_kinds_and_the_live_feed(intake, nats_module):
     assert versions == [1, 2, 3, 4, 5]
     seqs = [(int(m.headers["Nats-Sequence"]), int(m.headers["Nats-Last-Sequence"])) for m in live]
     assert seqs[0][1] == 0
-    assert all(prev[0] == cur[1] for prev, cur in zip(seqs, seqs[1:], strict=False))
+    assert all(prev[0] == cur[1] for prev, cur in itertools.pairwise(seqs))
     await nc.close()
 
 

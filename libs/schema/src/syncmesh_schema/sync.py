@@ -70,6 +70,12 @@ class DocumentRecord(WireModel):
     """CRDT state per field (the plain value lives in ``data``)."""
     text_op: TextOpRecord | None = None
     """For ``text`` commits: the op as applied at this version (the OT history)."""
+    writers: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    """``client_id`` → ``(mutation_id, version)`` of its last commit to this document, most
+    recent last (bounded). Tells at once whether, and as which version, a retried mutation
+    already committed here — even when that version has left the kept history."""
+    writers_truncated: bool = False
+    """Older writers were dropped from ``writers``: a client not listed needs a history scan."""
 
     keep_none: ClassVar[frozenset[str]] = frozenset({"data"})
 

@@ -32,6 +32,20 @@ class DocState:
     revision: int = 0
     """KV revision of the record (the compare-and-set guard); 0 when there is none."""
     stamp: str = ""
+    writers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    writers_truncated: bool = False
+
+    def committed(self, client_id: str, mutation_id: int) -> int | bool | None:
+        """The version at which this client's ``mutation_id`` committed; ``True`` when it did
+        at an unknown version (a later mutation of the client is listed); ``False`` when it
+        did not; ``None`` when only a history scan can tell."""
+        last = self.writers.get(client_id)
+        if last is None:
+            return None if self.writers_truncated else False
+        last_mid, version = last
+        if last_mid == mutation_id:
+            return version
+        return last_mid > mutation_id
 
     @property
     def exists(self) -> bool:
@@ -48,6 +62,8 @@ class DocState:
             dict(record.crdt),
             revision,
             record.stamp,
+            dict(record.writers),
+            record.writers_truncated,
         )
 
 
@@ -227,10 +243,19 @@ def committed_text_ops(
     return ops
 
 
+MAX_WRITERS = 1024
+
+
 def record_for(
     mutation: Mutation, current: DocState, commit: Commit, *, user_id: str, now_ms: int, stamp: str
 ) -> DocumentRecord:
     """The record of the new version."""
+    writers = {k: v for k, v in current.writers.items() if k != mutation.client_id}
+    writers[mutation.client_id] = (mutation.mutation_id, current.version + 1)
+    truncated = current.writers_truncated
+    while len(writers) > MAX_WRITERS:
+        del writers[next(iter(writers))]
+        truncated = True
     return DocumentRecord(
         collection=mutation.collection,
         doc_id=mutation.doc_id,
@@ -248,4 +273,6 @@ def record_for(
         conflict=commit.conflict,
         crdt=commit.crdt,
         text_op=commit.text_op,
+        writers=writers,
+        writers_truncated=truncated,
     )

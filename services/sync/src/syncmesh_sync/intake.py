@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -25,9 +26,9 @@ from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from syncmesh_schema import subjects as s
-from syncmesh_schema.sync import MutationIntake
+from syncmesh_schema.sync import MutationIntake, MutationOutcome
 
-from .pipeline import Ahead, Pipeline, Retry
+from .pipeline import Ahead, ClientTurn, Pipeline, Retry
 from .stats import Stats
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class IntakeConfig:
     ahead_deliveries: int = 20
     """Deliveries after which a mutation still ahead of ``last + 1`` is refused
     (``out_of_order``)."""
+    ahead_wait_s: float = 5.0
+    """How long one delivery waits in-process for the client's previous mutation."""
     ack_wait_s: float = 30.0
 
 
@@ -89,6 +92,8 @@ class Intake:
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._advances: Any = None
+        self._pull: Any = None
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -102,6 +107,7 @@ class Intake:
         )
 
     async def start(self) -> None:
+        self._advances = await self.nc.subscribe(s.SYNC_ADVANCED_ALL, cb=self._on_advanced)
         try:
             await self.js.add_consumer(s.MUTATIONS_STREAM, self.consumer_config())
         except BadRequestError as exc:
@@ -111,15 +117,28 @@ class Intake:
         sub = await self.js.pull_subscribe_bind(
             durable=s.SYNC_INTAKE_DURABLE, stream=s.MUTATIONS_STREAM
         )
+        self._pull = sub
         self._loop_task = asyncio.create_task(self._fetch_loop(sub), name="sync-intake")
+
+    async def _on_advanced(self, msg: Msg) -> None:
+        try:
+            last = int(msg.data)
+        except ValueError:
+            return
+        self.pipeline.turns.advanced(msg.subject.rsplit(".", 1)[-1], last)
 
     async def stop(self) -> None:
         """Stop fetching and let the mutations in hand finish (they are acked or naked)."""
+        if self._advances is not None:
+            await self._advances.unsubscribe()
         if self._loop_task:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+        if self._pull is not None:
+            # Unsubscribe now: a pending pull would otherwise hold up the connection's drain.
+            await self._pull.unsubscribe()
 
     async def backlog(self) -> int:
         info = await self.js.consumer_info(s.MUTATIONS_STREAM, s.SYNC_INTAKE_DURABLE)
@@ -158,9 +177,16 @@ class Intake:
         m = intake.mutation
         deliveries = msg.metadata.num_delivered or 1
         log.debug("handling %s delivery %d", msg.subject, deliveries)
-        async with self._clients.hold(m.client_id), self._docs.hold(f"{m.collection}/{m.doc_id}"):
+        async with self._clients.hold(m.client_id):
             try:
-                outcome = await self.pipeline.process(intake)
+                turn = await self._wait_turn(intake)
+                if isinstance(turn, MutationOutcome):
+                    outcome = turn
+                else:
+                    # The document lock is taken only once it is this mutation's turn, so a
+                    # mutation waiting for its client never blocks other clients' work.
+                    async with self._docs.hold(f"{m.collection}/{m.doc_id}"):
+                        outcome = await self.pipeline.apply(intake, turn)
             except Ahead as exc:
                 if deliveries < self.config.ahead_deliveries:
                     self.pipeline.store.forget_client(m.client_id)
@@ -186,6 +212,20 @@ class Intake:
         if intake.reply_to:
             await self.nc.publish(intake.reply_to, outcome.to_json_bytes())
         await msg.ack()
+
+    async def _wait_turn(self, intake: MutationIntake) -> MutationOutcome | ClientTurn:
+        """While the client's previous mutation is still being worked on elsewhere, wait for
+        its announcement (bounded by ``ahead_wait_s``) instead of putting this one back."""
+        m = intake.mutation
+        deadline = asyncio.get_running_loop().time() + self.config.ahead_wait_s
+        while True:
+            try:
+                return await self.pipeline.check_turn(intake)
+            except Ahead:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise
+                await self.pipeline.turns.wait(m.client_id, m.mutation_id - 1, min(remaining, 0.25))
 
     async def _deadletter(self, msg: Msg, reason: str) -> None:
         log.error("dead-lettering %s: %s", msg.subject, reason)

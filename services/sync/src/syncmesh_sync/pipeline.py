@@ -36,6 +36,7 @@ from . import engine
 from .engine import Commit, DocState, NeedsResolver, Reject
 from .stats import Stats
 from .store import CasConflict, Store
+from .turns import ClientTurns
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ class Ahead(Retry):
 
 
 @dataclass(frozen=True)
+class ClientTurn:
+    """It is this mutation's turn: the client record (``None`` = new client) and revision."""
+
+    client: ClientRecord | None
+    revision: int
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     cas_retries: int = 25
     results_kept: int = 64
@@ -75,6 +84,7 @@ class Pipeline:
         self.nc = nc
         self.stats = stats
         self.config = config
+        self.turns = ClientTurns()
         self._clock = HLC(0)
 
     def _stamp(self) -> str:
@@ -82,6 +92,15 @@ class Pipeline:
         return self._clock.encode()
 
     async def process(self, intake: MutationIntake) -> MutationOutcome:
+        """Both steps; callers that hold per-key locks call them separately."""
+        turn = await self.check_turn(intake)
+        if isinstance(turn, MutationOutcome):
+            return turn
+        return await self.apply(intake, turn)
+
+    async def check_turn(self, intake: MutationIntake) -> MutationOutcome | ClientTurn:
+        """Client-level checks: foreign client, duplicate, or ahead of its turn (raises
+        :class:`Ahead`). Returns the client record to update when it is this mutation's turn."""
         m = intake.mutation
         client, revision = await self.store.client(m.client_id)
         if client is not None and client.user_id != intake.user_id:
@@ -97,8 +116,12 @@ class Pipeline:
                 return self._outcome(intake, await self._duplicate(m, client))
             if m.mutation_id > last + 1:
                 raise Ahead(last + 1)
+        return ClientTurn(client, revision)
+
+    async def apply(self, intake: MutationIntake, turn: ClientTurn) -> MutationOutcome:
+        """Document-level work: plan, resolve, commit, then record the outcome."""
         result = await self._apply(intake)
-        result = await self._record(intake, client, revision, result)
+        result = await self._record(intake, turn.client, turn.revision, result)
         return self._outcome(intake, result)
 
     # --- steps -------------------------------------------------------------------------
@@ -132,13 +155,24 @@ class Pipeline:
         for attempt in range(self.config.cas_retries):
             doc = await self.store.doc(m.collection, m.doc_id, fresh=attempt > 0)
             history: list[DocumentRecord] | None = None
-            if m.base_version < doc.version:
+            stale = m.base_version < doc.version
+            already = doc.committed(m.client_id, m.mutation_id) if stale else False
+            if already is not False and already is not None and not isinstance(already, bool):
+                # A previous attempt committed before it could record the outcome.
+                self.stats.add("recovered")
+                return self._result(m, "applied", already)
+            if already is not False:
                 history = await self.store.history(m.collection, m.doc_id)
                 earlier = _committed_by(history, m, after=m.base_version)
                 if earlier is not None:
-                    # A previous attempt committed before it could record the outcome.
                     self.stats.add("recovered")
                     return self._result(m, "applied", earlier.version, conflict=earlier.conflict)
+                if already is True:
+                    # Committed (a later id of this client is recorded) at a version that is
+                    # no longer kept; the client record's stored result answers retries.
+                    raise Retry("committed earlier; waiting for its record", 0.1)
+            if history is None and stale and m.kind != "crdt":
+                history = await self.store.history(m.collection, m.doc_id)
             stamp = self._stamp()
             plan = engine.plan(m, doc, text_history=history, stamp=stamp)
             if isinstance(plan, Reject):
@@ -269,11 +303,14 @@ class Pipeline:
         )
         try:
             await self.store.save_client(record, revision)
+            self.turns.advanced(m.client_id, m.mutation_id)
+            await self.nc.publish(s.sync_advanced(m.client_id), str(m.mutation_id).encode())
         except CasConflict:
             fresh, _ = await self.store.client(m.client_id, fresh=True)
             if fresh is not None and fresh.last_mutation_id >= m.mutation_id:
-                # Another process recorded this very mutation (a redelivery raced us).
-                return result
+                # Another attempt of this very mutation recorded first (a resend raced this
+                # one): it answered ``applied``; this answer is the duplicate.
+                return await self._duplicate(m, fresh)
             raise Retry("client record changed underneath; retrying", 0.01) from None
         return result
 

@@ -25,7 +25,7 @@ class SyncService:
     async def start(self, runtime: ServiceRuntime) -> None:
         st = self.settings
         self.store = await Store.open(
-            runtime.js, cache_size=st.cache_size, result_ttl_s=st.result_ttl_s
+            runtime.nc, runtime.js, cache_size=st.cache_size, result_ttl_s=st.result_ttl_s
         )
         pipeline = Pipeline(
             self.store,
@@ -47,6 +47,7 @@ class SyncService:
                 fetch_batch=st.fetch_batch,
                 max_deliver=st.max_deliver,
                 ahead_deliveries=st.ahead_deliveries,
+                ahead_wait_s=st.ahead_wait_s,
             ),
         )
         await self.intake.start()

@@ -23,6 +23,8 @@ class SyncSettings(ServiceSettings):
     """Unsettled intake messages held by this process at most."""
     fetch_batch: int = Field(default=256, ge=1, le=1000)
     max_deliver: int = Field(default=200, ge=2)
+    ahead_wait_s: float = Field(default=5.0, ge=0)
+    """How long a mutation ahead of its turn waits in-process for the one before it."""
     ahead_deliveries: int = Field(default=20, ge=1)
     """How often a mutation ahead of ``last + 1`` is put back (waiting for the one before it)
     before it is refused with ``out_of_order``."""
