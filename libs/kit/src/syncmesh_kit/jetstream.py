@@ -140,6 +140,19 @@ def topology(replicas: int = 1, dedup_window_s: float = 120.0) -> list[StreamCon
             duplicate_window=120.0,
             num_replicas=replicas,
         ),
+        # Every conflict resolution (the resolver's audit log and its admin history),
+        # bounded by age and size; Msg-Id dedup absorbs retried resolve requests.
+        StreamConfig(
+            name=s.RESOLUTIONS_STREAM,
+            subjects=[s.RESOLUTIONS_ALL],
+            storage=StorageType.FILE,
+            max_age=30 * DAY,
+            max_bytes=256 * MIB,
+            max_msg_size=MIB,
+            duplicate_window=120.0,
+            allow_direct=True,
+            num_replicas=replicas,
+        ),
     ]
 
 

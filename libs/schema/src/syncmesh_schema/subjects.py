@@ -22,6 +22,7 @@ subject                                     carried by                   payload
 ``sm.resolve``                              core request/reply           ``ResolveRequest``
 ``sm.presence.report``                      core NATS                    ``PresenceReport``
 ``sm.svc.ping`` / ``sm.svc.info.<service>`` core request/reply           ``ServiceInfo``
+``sm.sync.advanced.<client_id>``            core NATS (sync to sync)     ``last_mutation_id``
 ==========================================  ===========================  =========================
 """
 
@@ -125,6 +126,15 @@ def results(gateway_id: str) -> str:
     return f"{PREFIX}.results.{validate_id(gateway_id, 'gateway_id')}"
 
 
+SYNC_ADVANCED_ALL: Final = f"{PREFIX}.sync.advanced.*"
+
+
+def sync_advanced(client_id: str) -> str:
+    """Core subject on which sync processes announce a client's new ``last_mutation_id``, so
+    that a process holding that client's next mutation goes on at once."""
+    return f"{PREFIX}.sync.advanced.{validate_id(client_id, 'client_id')}"
+
+
 def service_info(service: str) -> str:
     return f"{PREFIX}.svc.info.{validate_id(service, 'service')}"
 
@@ -146,3 +156,22 @@ def channel_source(ref: ChannelRef, user_id: str) -> tuple[str, str]:
         assert ref.room
         return PRESENCE_STREAM, presence(ref.room)
     return INBOX_STREAM, inbox(user_id)
+
+
+# --- conflict resolver -----------------------------------------------------------------
+# ``sm.resolution.<collection>``  stream ``SM_RESOLUTIONS``   ``ResolutionRecord`` (audit log)
+# ``sm.conflict.resolve``         core request/reply          ``ConflictResolveRequest``
+# ``$KV.sm_conflicts.conflict.<conflict_id>``  bucket         ``ManualConflict``
+RESOLUTIONS_STREAM: Final = "SM_RESOLUTIONS"
+RESOLUTIONS_ALL: Final = f"{PREFIX}.resolution.>"
+CONFLICT_RESOLVE: Final = f"{PREFIX}.conflict.resolve"
+
+
+def resolution(collection: str) -> str:
+    """Subject of a collection's resolution records in :data:`RESOLUTIONS_STREAM`."""
+    return f"{PREFIX}.resolution.{validate_id(collection, 'collection')}"
+
+
+def conflict_key(conflict_id: str) -> str:
+    """KV key of a parked manual conflict in :data:`CONFLICTS_BUCKET`."""
+    return f"conflict.{validate_id(conflict_id, 'conflict_id')}"
