@@ -14,9 +14,10 @@ Both are frozen: a model is a value that is passed around, never mutated in plac
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict
 
 JSONValue = Any
 """Any JSON value (object, array, string, number, boolean, null)."""
@@ -31,23 +32,24 @@ class WireModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     keep_none: ClassVar[frozenset[str]] = frozenset()
-    """Fields written as ``null`` when ``None``; every other ``None`` field is omitted, at
-    every nesting level (optional fields absent rather than null, as PROTOCOL.md shows them)."""
-
-    @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None or k in self.keep_none}
-        return data
+    """Top-level fields written as ``null`` when ``None``; every other ``None`` field is
+    omitted, at every nesting level (optional fields absent rather than null, as PROTOCOL.md
+    shows them). ``None`` inside JSON values (document data) is always kept."""
 
     def dump(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return self.model_dump(mode="json", by_alias=True)
+        out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for name in self.keep_none:
+            if getattr(self, name) is None:
+                out[name] = None
+        return out
 
     def to_json_bytes(self) -> bytes:
         """Compact JSON bytes, the form every frame and bus message travels in."""
-        return self.model_dump_json(by_alias=True).encode()
+        if any(getattr(self, name) is None for name in self.keep_none):
+            return json.dumps(self.dump(), separators=(",", ":"), ensure_ascii=False).encode()
+        # The common case stays entirely in pydantic-core (no Python per field).
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 class ClientInput(WireModel):

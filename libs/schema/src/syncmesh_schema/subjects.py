@@ -23,6 +23,9 @@ subject                                     carried by                   payload
 ``sm.presence.report``                      core NATS                    ``PresenceReport``
 ``sm.svc.ping`` / ``sm.svc.info.<service>`` core request/reply           ``ServiceInfo``
 ``sm.sync.advanced.<client_id>``            core NATS (sync to sync)     ``last_mutation_id``
+``sm.resolution.<collection>``              stream ``SM_RESOLUTIONS``    ``ResolutionRecord``
+``sm.conflict.resolve``                     core request/reply           ``ConflictResolveRequest``
+``$KV.sm_conflicts.conflict.<id>``          bucket ``sm_conflicts``      ``ManualConflict``
 ==========================================  ===========================  =========================
 """
 
@@ -159,9 +162,6 @@ def channel_source(ref: ChannelRef, user_id: str) -> tuple[str, str]:
 
 
 # --- conflict resolver -----------------------------------------------------------------
-# ``sm.resolution.<collection>``  stream ``SM_RESOLUTIONS``   ``ResolutionRecord`` (audit log)
-# ``sm.conflict.resolve``         core request/reply          ``ConflictResolveRequest``
-# ``$KV.sm_conflicts.conflict.<conflict_id>``  bucket         ``ManualConflict``
 RESOLUTIONS_STREAM: Final = "SM_RESOLUTIONS"
 RESOLUTIONS_ALL: Final = f"{PREFIX}.resolution.>"
 CONFLICT_RESOLVE: Final = f"{PREFIX}.conflict.resolve"
@@ -175,3 +175,11 @@ def resolution(collection: str) -> str:
 def conflict_key(conflict_id: str) -> str:
     """KV key of a parked manual conflict in :data:`CONFLICTS_BUCKET`."""
     return f"conflict.{validate_id(conflict_id, 'conflict_id')}"
+
+
+# --- gateway ---------------------------------------------------------------------------
+
+
+def live_collection(collection: str) -> str:
+    """Core subject matching the republished changes of every document of a collection."""
+    return f"{PREFIX}.live.doc.{validate_id(collection, 'collection')}.*"

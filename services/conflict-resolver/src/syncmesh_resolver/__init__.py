@@ -2,4 +2,7 @@
 
 SERVICE = "resolver"
 DISTRIBUTION = "syncmesh-resolver"
-DESCRIPTION = "Conflict strategies, three-way merge, OT, CRDTs and the manual conflict queue."
+DESCRIPTION = (
+    "Conflict strategies (three-way merge, field rules), the resolution log and the manual "
+    "conflict queue."
+)

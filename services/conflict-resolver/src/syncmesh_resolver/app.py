@@ -7,11 +7,24 @@ from fastapi import Depends, FastAPI
 from syncmesh_kit.app import service_app
 from syncmesh_kit.runtime import ServiceRuntime
 
-from . import DESCRIPTION, DISTRIBUTION, SERVICE, admin, handlers
+from . import DESCRIPTION, DISTRIBUTION, SERVICE, handlers
+from .admin import admin_routes
+from .service import ResolverService
 from .settings import ResolverSettings
 
-CONSUMES = ["sm.svc.ping", "sm.svc.info.resolver"]
-PUBLISHES = ["$KV.sm_conflicts.>", "sm.inbox.<user>"]
+CONSUMES = [
+    "sm.resolve (queue resolver)",
+    "sm.conflict.resolve (queue resolver)",
+    "sm.results.resolver-<instance_id>",
+    "sm.svc.ping",
+    "sm.svc.info.resolver",
+]
+PUBLISHES = [
+    "$KV.sm_conflicts.conflict.<conflict_id>",
+    "sm.inbox.<user>",
+    "sm.resolution.<collection>",
+    "sm.mut.<collection>.<doc_id>",
+]
 
 
 def create_app(settings: ResolverSettings) -> FastAPI:
@@ -22,11 +35,15 @@ def create_app(settings: ResolverSettings) -> FastAPI:
         consumes=CONSUMES,
         publishes=PUBLISHES,
     )
+    service = ResolverService(settings, runtime)
+    runtime.broker.context.set_global("resolver", service)
     runtime.broker.include_router(handlers.router)
     app = service_app(
         runtime,
         title="syncmesh resolver",
         description=DESCRIPTION,
     )
-    app.include_router(admin.router, prefix="/admin", dependencies=[Depends(runtime.require_admin)])
+    app.include_router(
+        admin_routes(service), prefix="/admin", dependencies=[Depends(runtime.require_admin)]
+    )
     return app

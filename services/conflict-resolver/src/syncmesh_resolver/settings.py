@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from syncmesh_kit.settings import HttpSettings, ServiceSettings
@@ -18,3 +19,10 @@ class ResolverSettings(ServiceSettings):
     service_name: ClassVar[str] = "resolver"
 
     http: HttpSettings = HttpSettings(port=8002)
+    settle_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """How long settling a conflict with mine/custom waits for sync to answer the new
+    mutation before replying ``unavailable`` (the mutation stays queued; retrying is safe)."""
+    history_limit: int = Field(default=50, ge=1, le=10_000)
+    """Records ``GET /admin/history`` returns when no ``limit`` is given."""
+    history_max: int = Field(default=1000, ge=1, le=100_000)
+    """The largest ``limit`` ``GET /admin/history`` accepts."""

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,24 +48,45 @@ class KeyedLocks:
     """One FIFO lock per key, dropped when nobody holds or waits for it."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: defaultdict[str, int] = defaultdict(int)
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key]
-                del self._locks[key]
+    def hold(self, key: str) -> _Held:
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        return _Held(self, key, entry)
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class _Held:
+    """``async with locks.hold(key)`` (a class, not a generator: this runs per message)."""
+
+    __slots__ = ("_entry", "_key", "_locks")
+
+    def __init__(self, locks: KeyedLocks, key: str, entry: tuple[asyncio.Lock, list[int]]) -> None:
+        self._locks = locks
+        self._key = key
+        self._entry = entry
+        entry[1][0] += 1
+
+    async def __aenter__(self) -> None:
+        try:
+            await self._entry[0].acquire()
+        except BaseException:
+            self._release_user()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entry[0].release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        users = self._entry[1]
+        users[0] -= 1
+        if not users[0]:
+            self._locks._locks.pop(self._key, None)
 
 
 class Intake:

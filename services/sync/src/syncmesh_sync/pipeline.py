@@ -19,6 +19,7 @@ commit and the client record are two writes made safe by (2) rather than one bat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from nats.aio.client import Client
 
 from syncmesh_merge import HLC
 from syncmesh_schema import subjects as s
-from syncmesh_schema.conflict import ResolveReply, ResolveRequest
+from syncmesh_schema.conflict import ResolveError, ResolveReply, ResolveRequest
 from syncmesh_schema.mutations import ConflictInfo, Mutation, MutationResult
 from syncmesh_schema.sync import ClientRecord, DocumentRecord, MutationIntake, MutationOutcome
 
@@ -68,7 +69,7 @@ class ClientTurn:
 @dataclass(frozen=True)
 class PipelineConfig:
     cas_retries: int = 25
-    results_kept: int = 64
+    results_kept: int = 16
     resolver_timeout_s: float = 5.0
 
 
@@ -85,11 +86,6 @@ class Pipeline:
         self.stats = stats
         self.config = config
         self.turns = ClientTurns()
-        self._clock = HLC(0)
-
-    def _stamp(self) -> str:
-        self._clock = self._clock.now(now_ms())
-        return self._clock.encode()
 
     async def process(self, intake: MutationIntake) -> MutationOutcome:
         """Both steps; callers that hold per-key locks call them separately."""
@@ -173,8 +169,10 @@ class Pipeline:
                     raise Retry("committed earlier; waiting for its record", 0.1)
             if history is None and stale and m.kind != "crdt":
                 history = await self.store.history(m.collection, m.doc_id)
-            stamp = self._stamp()
+            stamp = _write_stamp(intake)
             plan = engine.plan(m, doc, text_history=history, stamp=stamp)
+            if isinstance(plan, Reject) and attempt == 0:
+                continue  # decided on cached state: confirm against the stored document first
             if isinstance(plan, Reject):
                 self.stats.add("rejected")
                 return self._result(
@@ -236,7 +234,7 @@ class Pipeline:
             base_version=m.base_version,
             theirs_version=doc.version,
             policy=policy,
-            mine_stamp=HLC(intake.received_at).encode() + ":" + m.client_id,
+            mine_stamp=f"{stamp}:{m.client_id}",
             theirs_stamp=(doc.stamp or HLC(0).encode()) + ":" + _writer(history, doc.version),
         )
         try:
@@ -248,6 +246,16 @@ class Pipeline:
             raise Retry(
                 "the conflict-resolver did not answer; the mutation waits for it", 1.0
             ) from None
+        if b'"outcome":"error"' in msg.data:
+            error = ResolveError.model_validate_json(msg.data)
+            self.stats.add("rejected")
+            return self._result(
+                m,
+                "rejected",
+                doc.version,
+                data=doc.data if doc.exists else None,
+                reason=f"the conflict could not be resolved: {error.error_message}",
+            )
         reply = ResolveReply.model_validate_json(msg.data)
         if reply.outcome == "rejected":
             self.stats.add("rejected")
@@ -272,7 +280,6 @@ class Pipeline:
                     theirs=doc.data if doc.exists else None,
                 ),
             )
-        del stamp
         return Commit(
             data=None if reply.deleted else reply.data,
             deleted=reply.deleted,
@@ -289,7 +296,6 @@ class Pipeline:
     ) -> MutationResult:
         """Store the outcome and move ``last_mutation_id`` (compare-and-set)."""
         m = intake.mutation
-        await self.store.put_result(m.client_id, result)
         results = dict(client.results) if client else {}
         results[str(m.mutation_id)] = result
         for key in sorted(results, key=int)[: -self.config.results_kept]:
@@ -302,7 +308,11 @@ class Pipeline:
             updated_at=now_ms(),
         )
         try:
-            await self.store.save_client(record, revision)
+            # Both writes at once: the result key only serves retries older than the outcomes
+            # kept in the client record, and writing it twice is harmless.
+            await asyncio.gather(
+                self.store.save_client(record, revision), self.store.put_result(m.client_id, result)
+            )
             self.turns.advanced(m.client_id, m.mutation_id)
             await self.nc.publish(s.sync_advanced(m.client_id), str(m.mutation_id).encode())
         except CasConflict:
@@ -362,6 +372,13 @@ def _committed_by(
         ):
             return record
     return None
+
+
+def _write_stamp(intake: MutationIntake) -> str:
+    """When the write happened: the gateway's acceptance time. Last/first-writer-wins and LWW
+    registers compare these (ties broken by client id), so the stored stamp of a document and
+    the stamp of a mutation are of one kind — never a commit time against an arrival time."""
+    return HLC(max(0, intake.received_at)).encode()
 
 
 def _writer(history: list[DocumentRecord], version: int) -> str:

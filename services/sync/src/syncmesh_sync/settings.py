@@ -31,7 +31,7 @@ class SyncSettings(ServiceSettings):
     """Deliveries before a failing mutation goes to the dead-letter subject."""
     cache_size: int = Field(default=20_000, ge=0)
     """Documents and client records kept in memory (LRU)."""
-    results_kept: int = Field(default=64, ge=1, le=1000)
+    results_kept: int = Field(default=16, ge=1, le=1000)
     """Outcomes kept inside each client record (all are also stored as result keys)."""
     result_ttl_s: float = Field(default=30 * 24 * 3600, ge=60)
     """How long every outcome stays answerable to a late retry."""

@@ -212,6 +212,7 @@ class Store:
         self._client_cache.drop(s.client_key(client_id))
 
     async def put_result(self, client_id: str, result: MutationResult) -> None:
+        """Store an outcome for retries older than those kept in the client record."""
         subject = s.kv_subject(s.DOCS_BUCKET, s.result_key(client_id, result.mutation_id))
         await self.js.publish(subject, result.to_json_bytes(), msg_ttl=self._result_ttl)
 
