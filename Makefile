@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 RUN := $(VENV)/bin
 
-.PHONY: help install fmt lint typecheck imports test test-unit test-integration schema up down status check clean
+.PHONY: help install fmt lint typecheck imports test test-unit test-integration schema up down status check clean bench bench-sync
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ lint: install ## ruff format check + lint
 	$(RUN)/ruff check .
 
 typecheck: install ## mypy --strict over every package and test
-	$(RUN)/mypy libs/schema/src libs/kit/src libs/merge/src tools/cli/src services/*/src
+	$(RUN)/mypy libs/schema/src libs/kit/src libs/merge/src tools/cli/src services/*/src bench
 
 imports: install ## import-linter: services independent, schema free of server libraries
 	$(RUN)/lint-imports
@@ -60,6 +60,12 @@ down: install ## Stop a stack left running in the background
 
 status: install ## Table of services: URL, ready, version, uptime
 	$(RUN)/syncmesh status
+
+bench-sync: install ## Sync benchmark: intake-to-commit throughput, latency at 1,000/s (bench/results/)
+	$(RUN)/python -m bench.sync --processes 1
+	$(RUN)/python -m bench.sync --processes 2
+
+bench: bench-sync ## Every benchmark; results as JSON in bench/results/
 
 check: test ## Alias of test
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -24,10 +25,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     mem_kb = 0
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -71,7 +70,7 @@ def percentiles(
     ordered = sorted(values)
     out = {}
     for p in points:
-        idx = min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))
+        idx = min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))
         out[f"p{p:g}"] = round(ordered[idx], 3)
     return out
 

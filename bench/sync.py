@@ -33,14 +33,13 @@ from syncmesh_kit.natsserver import NatsServer
 from syncmesh_kit.processes import ManagedProcess, free_port, wait_http_ok
 from syncmesh_kit.settings import DEV_JWT_SECRET
 from syncmesh_schema import subjects
-from syncmesh_schema.mutations import Mutation
+from syncmesh_schema.mutations import Mutation, MutationKind
 from syncmesh_schema.sync import MutationIntake, MutationOutcome
 
 
 def mutation(client: int, mid: int) -> Mutation:
-    kind, payload = (
-        ("create", {"n": 0, "owner": f"c{client}"}) if mid == 1 else ("patch", {"n": mid})
-    )
+    kind: MutationKind = "create" if mid == 1 else "patch"
+    payload: dict[str, Any] = {"n": 0, "owner": f"c{client}"} if mid == 1 else {"n": mid}
     return Mutation(
         client_id=f"b{client}",
         mutation_id=mid,
@@ -133,7 +132,8 @@ async def drain(
         flush=True,
     )
     procs = start_sync(nats_url, processes, logs)
-    assert server.process and server.process.pid
+    assert server.process
+    assert server.process.pid
     meter = CpuMeter(
         {"nats-server": server.process.pid} | {p.name: p.pid for p, _ in procs if p.pid}
     )
@@ -163,7 +163,8 @@ async def drain(
         "processes": processes,
         "seconds": round(elapsed, 2),
         "mutations_per_s": round(total / elapsed),
-        "errors": collector.errors, "error_kinds": collector.kinds,
+        "errors": collector.errors,
+        "error_kinds": collector.kinds,
         "cpu_percent": cpu,
     }
 
@@ -182,7 +183,8 @@ async def paced(
     collector.expect = total
     sent: dict[tuple[str, int], float] = {}
     next_mid = [1] * clients
-    assert server.process and server.process.pid
+    assert server.process
+    assert server.process.pid
     meter = CpuMeter(
         {"nats-server": server.process.pid, "load-generator": os.getpid()}
         | {p.name: p.pid for p, _ in procs if p.pid}
@@ -214,9 +216,13 @@ async def paced(
         (collector.received[k] - t) * 1000 for k, t in sent.items() if k in collector.received
     ]
     admin = issue_token(DEV_JWT_SECRET, "bench", 60, admin=True)
-    stats = httpx.get(
-        f"http://127.0.0.1:{procs[0][1]}/admin/stats", headers={"Authorization": f"Bearer {admin}"}
-    ).json()
+    async with httpx.AsyncClient() as http:
+        stats = (
+            await http.get(
+                f"http://127.0.0.1:{procs[0][1]}/admin/stats",
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+        ).json()
     for proc, _ in procs:
         proc.stop()
     await nc.close()
@@ -225,7 +231,8 @@ async def paced(
         "rate_achieved": round(achieved),
         "mutations": total,
         "processes": processes,
-        "errors": collector.errors, "error_kinds": collector.kinds,
+        "errors": collector.errors,
+        "error_kinds": collector.kinds,
         "publish_to_outcome_ms": percentiles(latencies),
         "acceptance_to_commit_ms_1m": stats["commit_latency_ms_1m"],
         "cpu_percent": cpu,

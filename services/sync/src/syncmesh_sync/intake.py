@@ -11,6 +11,8 @@ one at a time and in order (keyed locks); everything else runs concurrently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,8 @@ from .pipeline import Ahead, ClientTurn, Pipeline, Retry
 from .stats import Stats
 
 log = logging.getLogger(__name__)
+
+PULL_EXPIRES_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,9 @@ class Intake:
         self._loop_task: asyncio.Task[None] | None = None
         self._advances: Any = None
         self._pull: Any = None
+        self._inbox = ""
+        self._requested = 0
+        self._last_request = 0.0
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -132,11 +139,9 @@ class Intake:
             log.warning(
                 "intake consumer exists with other settings (%s); using it as is", exc.description
             )
-        sub = await self.js.pull_subscribe_bind(
-            durable=s.SYNC_INTAKE_DURABLE, stream=s.MUTATIONS_STREAM
-        )
-        self._pull = sub
-        self._loop_task = asyncio.create_task(self._fetch_loop(sub), name="sync-intake")
+        self._inbox = self.nc.new_inbox()
+        self._pull = await self.nc.subscribe(self._inbox, cb=self._on_delivery)
+        self._loop_task = asyncio.create_task(self._pull_loop(), name="sync-intake")
 
     async def _on_advanced(self, msg: Msg) -> None:
         try:
@@ -162,25 +167,46 @@ class Intake:
         info = await self.js.consumer_info(s.MUTATIONS_STREAM, s.SYNC_INTAKE_DURABLE)
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
-    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _pull_loop(self) -> None:
+        """Keep pull requests outstanding for the free slots; each message is handled the
+        moment it arrives. (nats-py's ``fetch()`` holds a partial batch until its timeout —
+        up to a second of added latency at low rates.)"""
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{s.MUTATIONS_STREAM}.{s.SYNC_INTAKE_DURABLE}"
+        loop = asyncio.get_running_loop()
+        threshold = max(1, min(self.config.fetch_batch, self.config.max_in_flight // 4))
         while True:
-            room = min(self.config.fetch_batch, self.config.max_in_flight - len(self._tasks))
-            if room <= 0:  # bounded: never hold more than max_in_flight unsettled messages
-                self._room.clear()
-                await self._room.wait()
+            if loop.time() - self._last_request > PULL_EXPIRES_S + 1.0:
+                self._requested = 0  # every request has expired (statuses die with a reconnect)
+            free = self.config.max_in_flight - len(self._tasks) - self._requested
+            if free >= threshold:
+                batch = min(free, self.config.fetch_batch)
+                request = {"batch": batch, "expires": int(PULL_EXPIRES_S * 1e9)}
+                try:
+                    await self.nc.publish(subject, json.dumps(request).encode(), reply=self._inbox)
+                except Exception as exc:  # NATS reconnecting: keep trying, never die
+                    log.warning("intake pull request failed: %r", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                self._requested += batch
+                self._last_request = loop.time()
                 continue
-            try:
-                msgs = await sub.fetch(room, timeout=1.0)
-            except TimeoutError:  # builtin and nats' TimeoutError (a subclass): nothing to do
-                continue
-            except Exception as exc:  # NATS reconnecting: keep trying, never die
-                log.warning("intake fetch failed: %r", exc)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                task = asyncio.create_task(self._handle(msg))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), PULL_EXPIRES_S)
+
+    async def _on_delivery(self, msg: Msg) -> None:
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is not None and not msg.data:
+            # 408 request expired / 409 limits: what that request did not deliver is freed.
+            with contextlib.suppress(ValueError, TypeError):
+                pending = int((msg.headers or {}).get("Nats-Pending-Messages", 0))
+                self._requested = max(0, self._requested - pending)
+            self._room.set()
+            return
+        self._requested = max(0, self._requested - 1)
+        task = asyncio.create_task(self._handle(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
