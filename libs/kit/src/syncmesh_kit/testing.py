@@ -177,3 +177,116 @@ class IntakeClient:
     async def close(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
+
+
+class ServerThread:
+    """A ``uvicorn.Server`` serving in a thread of its own (own event loop), for tests that
+    need real sockets: ``with ServerThread(server) as running: httpx.get(running.url)``.
+
+    The server's config must name a free port (``processes.free_port()``); leaving the block
+    asks the server to exit, which runs its graceful shutdown and the app's lifespan."""
+
+    def __init__(self, server: Any, startup_timeout_s: float = 20.0) -> None:
+        import threading
+
+        self.server = server
+        self._timeout = startup_timeout_s
+        self._thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.config.host}:{self.server.config.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + self._timeout
+        while not self.server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the server thread exited during start-up")
+            if time.monotonic() > deadline:
+                self.server.should_exit = True
+                raise TimeoutError(f"server not started after {self._timeout}s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout_s)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class GatewayClient:
+    """A protocol-level WebSocket client of the gateway (PROTOCOL.md §3) for tests.
+
+    ``request`` sends a frame with a fresh ``id`` and returns the reply carrying it as
+    ``re``; every other frame received meanwhile (events, other replies) is kept in
+    ``backlog`` in arrival order, where ``next`` finds it. Extend it with helpers as
+    protocol features arrive; keep it free of assertions."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.backlog: list[dict[str, Any]] = []
+        self._ids = 0
+
+    @classmethod
+    async def connect(cls, ws_url: str, **kwargs: Any) -> GatewayClient:
+        from websockets.asyncio.client import connect
+
+        return cls(await connect(f"{ws_url}/v1/ws", **kwargs))
+
+    @classmethod
+    async def hello(
+        cls, ws_url: str, token: str, client_id: str, **fields: Any
+    ) -> tuple[GatewayClient, dict[str, Any]]:
+        """Connect and say ``hello``; returns the client and the ``welcome`` (or error)."""
+        client = await cls.connect(ws_url)
+        reply = await client.request(
+            {"type": "hello", "token": token, "client_id": client_id, **fields}
+        )
+        return client, reply
+
+    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        import json
+
+        await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+
+    async def recv(self, wait_s: float = 10.0) -> dict[str, Any]:
+        import json
+
+        raw = await asyncio.wait_for(self.ws.recv(), wait_s)
+        return dict(json.loads(raw))
+
+    async def request(self, frame: dict[str, Any], wait_s: float = 10.0) -> dict[str, Any]:
+        self._ids += 1
+        frame_id = f"r{self._ids}"
+        await self.send({**frame, "id": frame_id})
+        deadline = time.monotonic() + wait_s
+        while True:
+            got = await self.recv(max(0.01, deadline - time.monotonic()))
+            if got.get("re") == frame_id:
+                return got
+            self.backlog.append(got)
+
+    async def next(self, wait_s: float = 10.0, **match: Any) -> dict[str, Any]:
+        """The next frame (from the backlog first) whose fields equal ``match``."""
+        for i, frame in enumerate(self.backlog):
+            if all(frame.get(k) == v for k, v in match.items()):
+                return self.backlog.pop(i)
+        deadline = time.monotonic() + wait_s
+        while True:
+            got = await self.recv(max(0.01, deadline - time.monotonic()))
+            if all(got.get(k) == v for k, v in match.items()):
+                return got
+            self.backlog.append(got)
+
+    async def events(self, channel: str, count: int, wait_s: float = 10.0) -> list[dict[str, Any]]:
+        return [await self.next(wait_s, type="event", channel=channel) for _ in range(count)]
+
+    async def close(self) -> None:
+        await self.ws.close()

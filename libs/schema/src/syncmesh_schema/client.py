@@ -334,3 +334,32 @@ def _frame_id(raw: str | bytes) -> str | None:
         return None
     frame_id = obj.get("id") if isinstance(obj, dict) else None
     return frame_id if isinstance(frame_id, str) and len(frame_id) <= 128 else None
+
+
+# --- HTTP bodies of the gateway (PROTOCOL.md §1) ----------------------------------------
+
+
+class DocSnapshot(WireModel):
+    """A document as ``GET /v1/docs/{collection}/{doc_id}`` and ``subscribed.snapshot`` give
+    it; ``version`` 0 with ``data`` null in a snapshot = the document does not exist yet."""
+
+    collection: str
+    doc_id: str
+    version: int
+    data: JSONObject | None
+    deleted: bool = False
+
+    keep_none: ClassVar[frozenset[str]] = frozenset({"data"})
+
+
+class MutationBatch(ClientInput):
+    """Body of ``POST /v1/mutations`` (≤ 1,000 entries, ≤ 4 MiB; larger → 413). Entries are
+    validated one by one, so a malformed entry gets its own ``error`` in ``results``."""
+
+    mutations: list[JSONObject]
+
+
+class MutationBatchReply(WireModel):
+    """Reply of ``POST /v1/mutations``: one ``result`` or ``error`` frame per entry, in order."""
+
+    results: list[Result | Error]

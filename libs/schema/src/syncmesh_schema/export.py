@@ -51,6 +51,9 @@ _MODELS: dict[str, type[BaseModel]] = {
     "bus-presence-event": presence.PresenceEvent,
     "bus-room-message": rooms.RoomMessage,
     "http-notification-send": notification.NotificationSend,
+    "http-doc-snapshot": client.DocSnapshot,
+    "http-mutation-batch": client.MutationBatch,
+    "http-mutation-batch-reply": client.MutationBatchReply,
     "bus-notification": notification.Notification,
     "bus-service-info": service.ServiceInfo,
 }

@@ -1,0 +1,149 @@
+"""Client commands shared by every transport (PROTOCOL.md §3): ``ping``, ``subscribe``,
+``unsubscribe``, ``mutate``, ``publish``. ``hello`` and ``refresh`` belong to the
+connection (see ``websocket.py``); commands served by later services answer
+``unavailable``. Every refusal is a :class:`CommandError`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pydantic_core
+
+from syncmesh_kit.auth import AuthError, TokenVerifier
+from syncmesh_schema import subjects as s
+from syncmesh_schema.auth import TokenClaims
+from syncmesh_schema.base import WireModel
+from syncmesh_schema.client import (
+    ClientFrame,
+    Hello,
+    Mutate,
+    Ok,
+    Ping,
+    Pong,
+    Publish,
+    Refresh,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+)
+from syncmesh_schema.rooms import RoomMessage
+
+from .connection import Connection
+from .cursors import Cursor
+from .errors import CommandError
+from .events import snapshot_of
+from .gateway import Gateway
+from .sessions import Session, now_ms
+from .subscriptions import channel_ref
+
+LATER = {
+    "presence": "presence",
+    "presence_state": "presence",
+    "conflict_resolve": "conflict-resolver",
+    "notifications_read": "notification",
+}
+
+
+def verify(verifier: TokenVerifier, token: str) -> TokenClaims:
+    try:
+        return verifier.verify(token)
+    except AuthError as exc:
+        raise CommandError("unauthorized", str(exc)) from None
+
+
+class Commands:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def run(
+        self, session: Session, frame: ClientFrame, conn: Connection | None
+    ) -> WireModel | asyncio.Future[WireModel] | None:
+        """The reply frame; a future for ``mutate`` (its outcome comes later); ``None`` when
+        the reply was already queued on ``conn`` (``subscribe``, which replays after it)."""
+        g = self.gateway
+        if isinstance(frame, Ping):
+            return Pong(re=frame.id, server_time=now_ms())
+        if isinstance(frame, Subscribe):
+            if conn is not None:
+                await g.subscriptions.subscribe(conn, session, frame)
+                return None
+            return await self.position(session, frame)
+        if isinstance(frame, Unsubscribe):
+            channel_ref(frame.channel)
+            if conn is not None:
+                reply = await g.subscriptions.unsubscribe(conn, frame.channel)
+                return reply.model_copy(update={"re": frame.id})
+            return Unsubscribed(re=frame.id, channel=frame.channel)
+        if isinstance(frame, Mutate):
+            return await self.mutate(session, frame)
+        if isinstance(frame, Publish):
+            return await self.publish(session, frame)
+        if isinstance(frame, Hello):
+            raise CommandError("bad_request", "hello is only the first frame of a WebSocket")
+        if isinstance(frame, Refresh):
+            claims = verify(g.runtime.verifier, frame.token)
+            session.refresh(claims)
+            return Ok(re=frame.id, exp=claims.exp)
+        service = LATER[frame.type]
+        raise CommandError(
+            "unavailable", f"{frame.type!r} needs the {service} service, which is not deployed yet"
+        )
+
+    async def mutate(self, session: Session, frame: Mutate) -> asyncio.Future[WireModel]:
+        intake = self.gateway.intake
+        m = frame.mutation
+        if session.client_id is not None and m.client_id != session.client_id:
+            raise CommandError(
+                "bad_request",
+                f"mutation.client_id {m.client_id!r} differs from this connection's "
+                f"{session.client_id!r}",
+            )
+        entry = await intake.claim(m.client_id, session.user_id)
+        try:
+            return await intake.submit(session, entry, m, frame.id)
+        finally:
+            self.gateway.ledger.release(entry)
+
+    async def publish(self, session: Session, frame: Publish) -> Ok:
+        g = self.gateway
+        ref = channel_ref(frame.channel)
+        session.check_read(frame.channel)
+        assert ref.room
+        size = len(pydantic_core.to_json(frame.data))
+        if size > g.settings.room_message_max_bytes:
+            raise CommandError(
+                "too_large",
+                f"data is {size} bytes of JSON; at most {g.settings.room_message_max_bytes}",
+            )
+        message = RoomMessage(room=ref.room, user_id=session.user_id, data=frame.data, ts=now_ms())
+        try:
+            ack = await g.store.publish(s.room(ref.room), message.to_json_bytes(), s.ROOMS_STREAM)
+            epoch = await g.store.epoch(s.ROOMS_STREAM)
+        except Exception as exc:  # NATS unreachable or timed out
+            raise CommandError("unavailable", "could not store the message; retry") from exc
+        return Ok(re=frame.id, cursor=Cursor(epoch, ack.seq).encode())
+
+    async def position(self, session: Session, frame: Subscribe) -> Subscribed:
+        """``subscribe`` without a connection (HTTP): the channel's current cursor (and
+        snapshot), a starting point for long-poll or a later WebSocket subscribe."""
+        g = self.gateway
+        ref = channel_ref(frame.channel)
+        session.check_read(frame.channel)
+        stream, _ = s.channel_source(ref, session.user_id)
+        epoch, last = await g.store.position(stream)
+        snapshot = None
+        if frame.snapshot and ref.kind == "doc":
+            assert ref.collection
+            assert ref.doc_id
+            found = await g.store.document(ref.collection, ref.doc_id)
+            if found is not None:
+                last = max(last, found[1])
+            snapshot = snapshot_of(ref.collection, ref.doc_id, found[0] if found else None).dump()
+        return Subscribed(
+            re=frame.id,
+            channel=frame.channel,
+            cursor=Cursor(epoch, last).encode(),
+            recovered=False,
+            snapshot=snapshot,
+        )
