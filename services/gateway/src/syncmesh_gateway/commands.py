@@ -1,5 +1,6 @@
 """Client commands shared by every transport (PROTOCOL.md §3): ``ping``, ``subscribe``,
-``unsubscribe``, ``mutate``, ``publish``. ``hello`` and ``refresh`` belong to the
+``unsubscribe``, ``mutate``, ``publish``, ``conflict_resolve`` (settled by the
+conflict-resolver). ``hello`` and ``refresh`` belong to the
 connection (see ``websocket.py``); commands served by later services answer
 ``unavailable``. Every refusal is a :class:`CommandError`."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import nats.errors
 import pydantic_core
 
 from syncmesh_kit.auth import AuthError, TokenVerifier
@@ -15,6 +17,7 @@ from syncmesh_schema.auth import TokenClaims
 from syncmesh_schema.base import WireModel
 from syncmesh_schema.client import (
     ClientFrame,
+    ConflictResolve,
     Hello,
     Mutate,
     Ok,
@@ -26,7 +29,9 @@ from syncmesh_schema.client import (
     Subscribed,
     Unsubscribe,
     Unsubscribed,
+    result_frame,
 )
+from syncmesh_schema.conflict import ConflictResolveReply, ConflictResolveRequest
 from syncmesh_schema.rooms import RoomMessage
 
 from .connection import Connection
@@ -40,9 +45,11 @@ from .subscriptions import channel_ref
 LATER = {
     "presence": "presence",
     "presence_state": "presence",
-    "conflict_resolve": "conflict-resolver",
     "notifications_read": "notification",
 }
+
+# The resolver waits up to 30 s for sync to apply a settled conflict: outlast it.
+CONFLICT_RESOLVE_TIMEOUT_S = 35.0
 
 
 def verify(verifier: TokenVerifier, token: str) -> TokenClaims:
@@ -85,6 +92,10 @@ class Commands:
             claims = verify(g.runtime.verifier, frame.token)
             session.refresh(claims)
             return Ok(re=frame.id, exp=claims.exp)
+        if isinstance(frame, ConflictResolve):
+            # Settling can take a while (sync applies the resulting mutation): answer later,
+            # like ``mutate``, so the connection keeps reading meanwhile.
+            return asyncio.ensure_future(self._settle(session, frame))
         service = LATER[frame.type]
         raise CommandError(
             "unavailable", f"{frame.type!r} needs the {service} service, which is not deployed yet"
@@ -104,6 +115,35 @@ class Commands:
             return await intake.submit(session, entry, m, frame.id)
         finally:
             self.gateway.ledger.release(entry)
+
+    async def _settle(self, session: Session, frame: ConflictResolve) -> WireModel:
+        try:
+            return await self.conflict_resolve(session, frame)
+        except CommandError as exc:
+            return exc.frame(frame.id)
+
+    async def conflict_resolve(self, session: Session, frame: ConflictResolve) -> WireModel:
+        """Ask the conflict-resolver to settle a parked conflict; answer the resulting
+        mutation's ``result`` (or the resolver's error, e.g. ``not_found`` once settled)."""
+        request = ConflictResolveRequest(
+            conflict_id=frame.conflict_id,
+            choice=frame.choice,
+            data=frame.data,
+            user_id=session.user_id,
+            write=session.claims.write,
+        )
+        try:
+            msg = await self.gateway.runtime.nc.request(
+                s.CONFLICT_RESOLVE, request.to_json_bytes(), timeout=CONFLICT_RESOLVE_TIMEOUT_S
+            )
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+            raise CommandError(
+                "unavailable", "the conflict-resolver did not answer; retrying is safe"
+            ) from None
+        reply = ConflictResolveReply.model_validate_json(msg.data)
+        if reply.result is not None:
+            return result_frame(frame.id, reply.result)
+        raise CommandError(reply.error_code or "internal", reply.error_message or "not settled")
 
     async def publish(self, session: Session, frame: Publish) -> Ok:
         g = self.gateway
