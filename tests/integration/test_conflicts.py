@@ -28,7 +28,7 @@ from syncmesh_sync.settings import SyncSettings
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'ops', 60, admin=True)}"}
+ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'ops', 24 * 3600, admin=True)}"}
 
 
 def _ready(client: TestClient) -> TestClient:
