@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from .logging import configure_logging
 from .settings import DEV_JWT_SECRET, ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -27,8 +29,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     )
 
 
-def run_service(settings_cls: type[ServiceSettings], create_app: Callable[[Any], FastAPI]) -> None:
-    """The whole of a service's ``main()``: settings from the environment, logging, serve."""
+def load_settings(settings_cls: type[S]) -> S:
+    """Settings from the environment, logging configured once, a warning for the dev secret;
+    a clear exit (not a traceback) when the configuration is invalid."""
     try:
         settings = settings_cls()
     except ValidationError as exc:
@@ -40,4 +43,10 @@ def run_service(settings_cls: type[ServiceSettings], create_app: Callable[[Any],
             "development (production refuses to start with it)",
             DEV_JWT_SECRET,
         )
+    return settings
+
+
+def run_service(settings_cls: type[ServiceSettings], create_app: Callable[[Any], FastAPI]) -> None:
+    """The whole of a service's ``main()``: settings from the environment, logging, serve."""
+    settings = load_settings(settings_cls)
     serve(create_app(settings), settings)

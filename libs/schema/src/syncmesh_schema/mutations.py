@@ -160,3 +160,18 @@ class MutationResult(WireModel):
         if value == "duplicate":
             raise ValueError("outcome is the original status, never 'duplicate'")
         return value
+
+    def as_duplicate(self) -> MutationResult:
+        """The answer to a retry: ``duplicate``, carrying this original outcome and version."""
+        original = self.outcome if self.status == "duplicate" else self.status
+        return self.model_copy(update={"status": "duplicate", "outcome": original})
+
+    @classmethod
+    def forgotten(cls, mutation_id: int) -> MutationResult:
+        """A retry of a mutation processed so long ago that its outcome is no longer kept."""
+        return cls(
+            mutation_id=mutation_id,
+            status="duplicate",
+            version=0,
+            reason="processed before; its outcome is no longer stored",
+        )

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from pydantic import ValidationError
-
-from syncmesh_kit.logging import configure_logging
-from syncmesh_kit.settings import DEV_JWT_SECRET
+from syncmesh_kit.serve import load_settings
 
 from .app import create_app
 from .server import GatewayServer, uvicorn_config
@@ -15,18 +10,9 @@ from .settings import GatewaySettings
 
 
 def main() -> None:
-    try:
-        settings = GatewaySettings()
-    except ValidationError as exc:
-        raise SystemExit(f"invalid gateway configuration:\n{exc}") from None
-    configure_logging(settings.log, GatewaySettings.service_name)
-    if settings.uses_dev_secret:
-        logging.getLogger("gateway").warning(
-            "using the development JWT secret %r: set SYNCMESH_JWT_SECRET for anything but "
-            "local development (production refuses to start with it)",
-            DEV_JWT_SECRET,
-        )
+    settings = load_settings(GatewaySettings)
     app = create_app(settings)
+    # The gateway's own server: on shutdown it closes sockets with 4000 in batches.
     GatewayServer(uvicorn_config(app, settings), app.state.gateway).run()
 
 

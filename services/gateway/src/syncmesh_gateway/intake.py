@@ -229,16 +229,4 @@ class Intake:
 
 def duplicate_of(m: Mutation, stored: MutationResult | None) -> MutationResult:
     """The ``duplicate`` answer carrying the original outcome (as sync gives it)."""
-    if stored is None:
-        return MutationResult(
-            mutation_id=m.mutation_id,
-            status="duplicate",
-            version=0,
-            reason="processed before; its outcome is no longer stored",
-        )
-    return stored.model_copy(
-        update={
-            "status": "duplicate",
-            "outcome": stored.status if stored.status != "duplicate" else stored.outcome,
-        }
-    )
+    return stored.as_duplicate() if stored is not None else MutationResult.forgotten(m.mutation_id)

@@ -127,18 +127,8 @@ class Pipeline:
         stored = (
             client.results.get(str(m.mutation_id)) if client else None
         ) or await self.store.result(m.client_id, m.mutation_id)
-        if stored is None:
-            return MutationResult(
-                mutation_id=m.mutation_id,
-                status="duplicate",
-                version=0,
-                reason="processed before; its outcome is no longer stored",
-            )
-        return stored.model_copy(
-            update={
-                "status": "duplicate",
-                "outcome": stored.status if stored.status != "duplicate" else stored.outcome,
-            }
+        return (
+            stored.as_duplicate() if stored is not None else MutationResult.forgotten(m.mutation_id)
         )
 
     async def _apply(self, intake: MutationIntake) -> MutationResult:
