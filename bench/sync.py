@@ -78,6 +78,10 @@ def intake_bytes(m: Mutation, reply_to: str) -> bytes:
     ).to_json_bytes()
 
 
+STARTED: list[ManagedProcess] = []
+"""Every sync process this run started: stopped at the end whatever happens."""
+
+
 def start_sync(nats_url: str, n: int, logs: Path) -> list[tuple[ManagedProcess, int]]:
     procs = []
     for i in range(n):
@@ -100,6 +104,7 @@ def start_sync(nats_url: str, n: int, logs: Path) -> list[tuple[ManagedProcess, 
                 port,
             )
         )
+    STARTED.extend(p for p, _ in procs)
     for proc, port in procs:
         wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, proc)
     return procs
@@ -247,24 +252,28 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="syncmesh-bench-") as tmp,
-        NatsServer(Path(tmp) / "nats") as server,
-    ):
-        logs = Path(tmp)
-        result = {
-            "drain": await drain(
-                server.url, server, args.clients, args.per_client, args.processes, logs
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="syncmesh-bench-") as tmp,
+            NatsServer(Path(tmp) / "nats") as server,
+        ):
+            logs = Path(tmp)
+            result = {
+                "drain": await drain(
+                    server.url, server, args.clients, args.per_client, args.processes, logs
+                )
+            }
+            print("drain:", result["drain"], flush=True)
+            result["paced"] = await paced(
+                server.url, server, args.rate, args.seconds, args.processes, logs
             )
-        }
-        print("drain:", result["drain"], flush=True)
-        result["paced"] = await paced(
-            server.url, server, args.rate, args.seconds, args.processes, logs
-        )
-        print("paced:", result["paced"], flush=True)
-        result["targets"] = {"mutations_per_s": 5000, "p99_ms_at_1000_per_s": 20}
-        path = write_result(f"sync-{args.processes}proc", result)
-        print(f"results written to {path}")
+            print("paced:", result["paced"], flush=True)
+            result["targets"] = {"mutations_per_s": 5000, "p99_ms_at_1000_per_s": 20}
+            path = write_result(f"sync-{args.processes}proc", result)
+            print(f"results written to {path}")
+    finally:
+        for proc in STARTED:
+            proc.stop()
 
 
 if __name__ == "__main__":

@@ -191,3 +191,15 @@ def test_up_refuses_a_busy_port_and_says_which(tmp_path, start_up):
     assert up.returncode == 1
     assert f"port {env['SYNCMESH_NATS_PORT']} (nats) is in use" in out
     assert "SYNCMESH_NATS_PORT" in out
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sigterm_stops_the_stack_like_ctrl_c(tmp_path, start_up):
+    env = stack_env()
+    up = start_up(tmp_path, env)
+    wait_for_line(up, "Ctrl-C stops everything", timeout=45)
+    pids = json.loads((tmp_path / "data" / "stack.json").read_text())["pids"]
+    up.send_signal(signal.SIGTERM)
+    up.wait(30)
+    assert wait_dead(pids, 5) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -118,6 +119,10 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every /readyz.")] = 30.0,
 ) -> None:
     """Start NATS (JetStream, loopback) and all five services; Ctrl-C stops everything."""
+    # SIGTERM / SIGHUP stop the stack like Ctrl-C does (the default would kill this process
+    # and leave its children running).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     stack = Stack(data_dir)
     problems = stack.check_ports()
     if problems:
@@ -165,6 +170,10 @@ def up(
     finally:
         stack.stop()
         err.print("stopped; no process left behind")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
