@@ -126,7 +126,9 @@ def topology(replicas: int = 1, dedup_window_s: float = 120.0) -> list[StreamCon
             max_msgs_per_subject=10_000,
             max_bytes=1024 * MIB,
             max_msg_size=MIB,
-            duplicate_window=120.0,
+            # Notification ids are deduplicated for good by the notification service (KV);
+            # the window only absorbs concurrent and quickly retried sends.
+            duplicate_window=dedup_window_s,
             allow_direct=True,
             allow_msg_ttl=True,
             num_replicas=replicas,

@@ -55,6 +55,15 @@ _MODELS: dict[str, type[BaseModel]] = {
     "http-mutation-batch": client.MutationBatch,
     "http-mutation-batch-reply": client.MutationBatchReply,
     "bus-notification": notification.Notification,
+    "http-notification-send-reply": notification.NotificationSendReply,
+    "http-notifications-read": notification.NotificationsReadBody,
+    "http-notification-page": notification.NotificationPage,
+    "http-notification-item": notification.NotificationItem,
+    "event-notification-read-state": notification.ReadStateData,
+    "bus-notification-read-request": notification.NotificationReadRequest,
+    "bus-notification-read-reply": notification.NotificationReadReply,
+    "kv-inbox-state": notification.InboxState,
+    "kv-inbox-seen": notification.SeenRecord,
     "bus-service-info": service.ServiceInfo,
 }
 _UNIONS: dict[str, TypeAdapter[Any]] = {

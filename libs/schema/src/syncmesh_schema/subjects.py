@@ -26,6 +26,10 @@ subject                                     carried by                   payload
 ``sm.resolution.<collection>``              stream ``SM_RESOLUTIONS``    ``ResolutionRecord``
 ``sm.conflict.resolve``                     core request/reply           ``ConflictResolveRequest``
 ``$KV.sm_conflicts.conflict.<id>``          bucket ``sm_conflicts``      ``ManualConflict``
+``sm.notification.read``                    core request/reply           ``NotificationReadRequest``
+``$KV.sm_inbox_state.state.<user>``         bucket ``sm_inbox_state``    ``InboxState``
+``$KV.sm_inbox_state.seen.<user>.<id>``     bucket ``sm_inbox_state``    ``SeenRecord``
+``$KV.sm_presence.member.<room>.<user>``    bucket ``sm_presence``       (room membership)
 ==========================================  ===========================  =========================
 """
 
@@ -183,3 +187,23 @@ def conflict_key(conflict_id: str) -> str:
 def live_collection(collection: str) -> str:
     """Core subject matching the republished changes of every document of a collection."""
     return f"{PREFIX}.live.doc.{validate_id(collection, 'collection')}.*"
+
+
+# --- notification service --------------------------------------------------------------
+NOTIFICATION_READ: Final = f"{PREFIX}.notification.read"
+
+
+def inbox_state_key(user_id: str) -> str:
+    """KV key of a user's read state in :data:`INBOX_STATE_BUCKET`."""
+    return f"state.{user_token(user_id)}"
+
+
+def inbox_seen_key(user_id: str, notification_id: str) -> str:
+    """KV key of the dedup record of one notification id (any string, encoded)."""
+    return f"seen.{user_token(user_id)}.{user_token(notification_id)}"
+
+
+def presence_members(room_name: str) -> str:
+    """KV key filter of a room's members in :data:`PRESENCE_BUCKET`: keys
+    ``member.<room>.<user_token>`` (the value is the presence service's business)."""
+    return f"member.{validate_id(room_name, 'room')}.*"

@@ -1,8 +1,8 @@
 """Client commands shared by every transport (PROTOCOL.md §3): ``ping``, ``subscribe``,
 ``unsubscribe``, ``mutate``, ``publish``, ``conflict_resolve`` (settled by the
-conflict-resolver). ``hello`` and ``refresh`` belong to the
-connection (see ``websocket.py``); commands served by later services answer
-``unavailable``. Every refusal is a :class:`CommandError`."""
+conflict-resolver), ``notifications_read`` (the notification service). ``hello`` and
+``refresh`` belong to the connection (see ``websocket.py``); commands served by later
+services answer ``unavailable``. Every refusal is a :class:`CommandError`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from syncmesh_schema.client import (
     ConflictResolve,
     Hello,
     Mutate,
+    NotificationsRead,
     Ok,
     Ping,
     Pong,
@@ -32,6 +33,7 @@ from syncmesh_schema.client import (
     result_frame,
 )
 from syncmesh_schema.conflict import ConflictResolveReply, ConflictResolveRequest
+from syncmesh_schema.notification import NotificationReadReply, NotificationReadRequest
 from syncmesh_schema.rooms import RoomMessage
 
 from .connection import Connection
@@ -45,8 +47,9 @@ from .subscriptions import channel_ref
 LATER = {
     "presence": "presence",
     "presence_state": "presence",
-    "notifications_read": "notification",
 }
+
+NOTIFICATIONS_READ_TIMEOUT_S = 10.0
 
 # The resolver waits up to 30 s for sync to apply a settled conflict: outlast it.
 CONFLICT_RESOLVE_TIMEOUT_S = 35.0
@@ -96,6 +99,8 @@ class Commands:
             # Settling can take a while (sync applies the resulting mutation): answer later,
             # like ``mutate``, so the connection keeps reading meanwhile.
             return asyncio.ensure_future(self._settle(session, frame))
+        if isinstance(frame, NotificationsRead):
+            return await self.notifications_read(session, frame)
         service = LATER[frame.type]
         raise CommandError(
             "unavailable", f"{frame.type!r} needs the {service} service, which is not deployed yet"
@@ -144,6 +149,25 @@ class Commands:
         if reply.result is not None:
             return result_frame(frame.id, reply.result)
         raise CommandError(reply.error_code or "internal", reply.error_message or "not settled")
+
+    async def notifications_read(self, session: Session, frame: NotificationsRead) -> Ok:
+        """Mark the session user's notifications read (the notification service also tells
+        the user's other devices, through ``inbox``); answer the new unread count."""
+        request = NotificationReadRequest(
+            user_id=session.user_id, ids=frame.ids or [], all=frame.all
+        )
+        try:
+            msg = await self.gateway.runtime.nc.request(
+                s.NOTIFICATION_READ, request.to_json_bytes(), timeout=NOTIFICATIONS_READ_TIMEOUT_S
+            )
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+            raise CommandError(
+                "unavailable", "the notification service did not answer; retrying is safe"
+            ) from None
+        reply = NotificationReadReply.model_validate_json(msg.data)
+        if reply.unread is None:
+            raise CommandError(reply.error_code or "internal", reply.error_message or "not read")
+        return Ok(re=frame.id, unread=reply.unread)
 
     async def publish(self, session: Session, frame: Publish) -> Ok:
         g = self.gateway
