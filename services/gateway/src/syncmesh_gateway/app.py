@@ -12,6 +12,7 @@ from .commands import Commands
 from .gateway import Gateway
 from .routes import http_routes
 from .settings import GatewaySettings
+from .streams import stream_routes
 from .websocket import websocket_routes
 
 CONSUMES = [
@@ -43,6 +44,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(websocket_routes(gateway, commands))
     app.include_router(http_routes(gateway, commands))
+    app.include_router(stream_routes(gateway))
     app.include_router(
         admin.admin_routes(gateway),
         prefix="/admin",

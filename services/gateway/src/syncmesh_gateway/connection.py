@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -32,6 +32,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TRANSPORT_ERRORS = (OSError, RuntimeError, WebSocketDisconnect)
+
+
+class Peer(Protocol):
+    """What hubs, subscriptions and the drain need of a client connection, whatever its
+    transport: the WebSocket :class:`Connection` or an SSE / long-poll stream
+    (``streams.py``)."""
+
+    transport: str
+    session: Session | None
+    subscriptions: dict[str, Membership]
+    closed: asyncio.Event
+
+    @property
+    def open(self) -> bool: ...
+
+    @property
+    def queued_bytes(self) -> int: ...
+
+    def send(self, frame: WireModel) -> None: ...
+
+    def send_text(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
 
 
 class Connection:

@@ -11,7 +11,7 @@ from syncmesh_kit.runtime import ServiceRuntime
 from syncmesh_schema.codes import CloseCode
 
 from .clients import ClientLedger
-from .connection import Connection
+from .connection import Peer
 from .hubs import Hubs
 from .intake import Intake
 from .metrics import GatewayMetrics
@@ -28,7 +28,7 @@ class Gateway:
         self.runtime = runtime
         self.metrics = GatewayMetrics(runtime.registry)
         self.ledger = ClientLedger()
-        self.connections: set[Connection] = set()
+        self.connections: set[Peer] = set()
         self.draining = False
         self._store: Store | None = None
         self._hubs: Hubs | None = None

@@ -37,7 +37,7 @@ from .settings import GatewaySettings
 from .store import HistoryTooLong, Store
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from .connection import Peer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ MAX_TRACKED_SUBJECTS = 100_000
 class Membership:
     """One connection on one hub: events after ``skip_upto``, buffered until :meth:`go_live`."""
 
-    def __init__(self, hub: Hub, conn: Connection, skip_upto: int) -> None:
+    def __init__(self, hub: Hub, conn: Peer, skip_upto: int) -> None:
         self.hub = hub
         self.conn = conn
         self.skip_upto = skip_upto
@@ -116,7 +116,7 @@ class Hub:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def attach(self, conn: Connection) -> Membership:
+    def attach(self, conn: Peer) -> Membership:
         """Join at the current position (synchronously: no event can slip in between)."""
         member = Membership(self, conn, self.position)
         self.members.add(member)

@@ -47,6 +47,16 @@ class GatewaySettings(ServiceSettings):
     allowed_origins: list[str] | None = None
     """Browser ``Origin`` values allowed on ``/v1/ws`` (globs); ``None`` = any (development)."""
 
+    # --- SSE and long-poll -------------------------------------------------------------
+    sse_ping_s: float = Field(default=15.0, gt=0, le=15.0)
+    """An SSE stream carries a ``: ping`` comment at least this often (PROTOCOL.md §3)."""
+    sse_retry_ms: int = Field(default=3000, ge=0)
+    """The ``retry:`` field of an SSE stream: the browser's reconnect delay."""
+    poll_max_timeout_s: float = Field(default=60.0, gt=0)
+    """A long-poll waits at most this long (a larger ``timeout`` is cut to it)."""
+    stream_max_channels: int = Field(default=100, ge=1)
+    """Channels per SSE stream or long-poll request (more: 400)."""
+
     # --- limits ------------------------------------------------------------------------
     frame_rate: RateSettings = RateSettings(rate_per_s=200, burst=400)
     """Client frames per connection (and HTTP commands per user)."""

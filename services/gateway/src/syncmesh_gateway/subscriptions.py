@@ -10,7 +10,7 @@ from syncmesh_schema import subjects as s
 from syncmesh_schema.channels import ChannelRef, parse_channel
 from syncmesh_schema.client import DocSnapshot, Subscribe, Subscribed, Unsubscribed
 
-from .connection import Connection
+from .connection import Peer
 from .continuity import unrecoverable_reason
 from .cursors import Cursor, decode_cursor
 from .errors import CommandError
@@ -36,7 +36,7 @@ class Subscriptions:
         self.store = store
         self.settings = settings
 
-    async def subscribe(self, conn: Connection, session: Session, frame: Subscribe) -> None:
+    async def subscribe(self, conn: Peer, session: Session, frame: Subscribe) -> None:
         """Answer ``subscribed`` (then replay) on ``conn``; raises :class:`CommandError`."""
         channel = frame.channel
         ref = channel_ref(channel)
@@ -123,18 +123,18 @@ class Subscriptions:
         except HistoryTooLong:
             return None
 
-    async def unsubscribe(self, conn: Connection, channel: str) -> Unsubscribed:
+    async def unsubscribe(self, conn: Peer, channel: str) -> Unsubscribed:
         member = conn.subscriptions.pop(channel, None)
         if member is not None:
             member.hub.detach(member)
             await self.hubs.release(member.hub)
         return Unsubscribed(channel=channel)
 
-    async def unsubscribe_all(self, conn: Connection) -> None:
+    async def unsubscribe_all(self, conn: Peer) -> None:
         for channel in list(conn.subscriptions):
             await self.unsubscribe(conn, channel)
 
-    async def enforce(self, conn: Connection, session: Session) -> list[str]:
+    async def enforce(self, conn: Peer, session: Session) -> list[str]:
         """After a token refresh: drop the channels the new token no longer allows."""
         dropped = [c for c in conn.subscriptions if not session.claims.may_read(c)]
         for channel in dropped:
