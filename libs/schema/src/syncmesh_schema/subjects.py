@@ -207,3 +207,31 @@ def presence_members(room_name: str) -> str:
     """KV key filter of a room's members in :data:`PRESENCE_BUCKET`: keys
     ``member.<room>.<user_token>`` (the value is the presence service's business)."""
     return f"member.{validate_id(room_name, 'room')}.*"
+
+
+# --- presence (issue 6) ----------------------------------------------------------------
+PRESENCE_STATE: Final = f"{PREFIX}.presence-state"
+"""Core request/reply ``PresenceStateRequest`` → ``PresenceStateReply`` (queue group
+:data:`PRESENCE_QUEUE`). Deliberately outside ``sm.presence.>``, which the stream captures."""
+PRESENCE_CONNS: Final = "conn.>"
+"""KV key filter of every connection key in :data:`PRESENCE_BUCKET`."""
+PRESENCE_CONFIGS: Final = "config.>"
+"""KV key filter of every room's presence config in :data:`PRESENCE_BUCKET`."""
+
+
+def presence_conn_key(room_name: str, user_id: str, connection_id: str) -> str:
+    """KV key of one connection's presence in a room, written by its gateway with a TTL."""
+    return (
+        f"conn.{validate_id(room_name, 'room')}.{user_token(user_id)}"
+        f".{validate_id(connection_id, 'connection_id')}"
+    )
+
+
+def presence_member_key(room_name: str, user_id: str) -> str:
+    """KV key ``member.<room>.<user_token>``: the user is present (presence service writes it)."""
+    return f"member.{validate_id(room_name, 'room')}.{user_token(user_id)}"
+
+
+def presence_config_key(room_name: str) -> str:
+    """KV key of a room's ``RoomPresenceConfig``."""
+    return f"config.{validate_id(room_name, 'room')}"

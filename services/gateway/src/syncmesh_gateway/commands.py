@@ -1,8 +1,8 @@
 """Client commands shared by every transport (PROTOCOL.md §3): ``ping``, ``subscribe``,
-``unsubscribe``, ``mutate``, ``publish``, ``conflict_resolve`` (settled by the
-conflict-resolver), ``notifications_read`` (the notification service). ``hello`` and
-``refresh`` belong to the connection (see ``websocket.py``); commands served by later
-services answer ``unavailable``. Every refusal is a :class:`CommandError`."""
+``unsubscribe``, ``mutate``, ``publish``, ``presence`` / ``presence_state`` (the presence
+service), ``conflict_resolve`` (the conflict-resolver), ``notifications_read`` (the
+notification service). ``hello`` and ``refresh`` belong to the connection (see
+``websocket.py``). Every refusal is a :class:`CommandError`."""
 
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ from syncmesh_schema.client import (
     ClientFrame,
     ConflictResolve,
     Hello,
+    Member,
     Mutate,
     NotificationsRead,
     Ok,
     Ping,
     Pong,
+    Presence,
+    PresenceSet,
+    PresenceState,
     Publish,
     Refresh,
     Subscribe,
@@ -34,6 +38,7 @@ from syncmesh_schema.client import (
 )
 from syncmesh_schema.conflict import ConflictResolveReply, ConflictResolveRequest
 from syncmesh_schema.notification import NotificationReadReply, NotificationReadRequest
+from syncmesh_schema.presence import PresenceStateReply, PresenceStateRequest
 from syncmesh_schema.rooms import RoomMessage
 
 from .connection import Connection
@@ -44,12 +49,9 @@ from .gateway import Gateway
 from .sessions import Session, now_ms
 from .subscriptions import channel_ref
 
-LATER = {
-    "presence": "presence",
-    "presence_state": "presence",
-}
-
 NOTIFICATIONS_READ_TIMEOUT_S = 10.0
+
+PRESENCE_STATE_TIMEOUT_S = 5.0
 
 # The resolver waits up to 30 s for sync to apply a settled conflict: outlast it.
 CONFLICT_RESOLVE_TIMEOUT_S = 35.0
@@ -95,16 +97,17 @@ class Commands:
             claims = verify(g.runtime.verifier, frame.token)
             session.refresh(claims)
             return Ok(re=frame.id, exp=claims.exp)
+        if isinstance(frame, PresenceSet):
+            return await self.presence(session, frame, conn)
+        if isinstance(frame, PresenceState):
+            return await self.presence_state(session, frame)
         if isinstance(frame, ConflictResolve):
             # Settling can take a while (sync applies the resulting mutation): answer later,
             # like ``mutate``, so the connection keeps reading meanwhile.
             return asyncio.ensure_future(self._settle(session, frame))
         if isinstance(frame, NotificationsRead):
             return await self.notifications_read(session, frame)
-        service = LATER[frame.type]
-        raise CommandError(
-            "unavailable", f"{frame.type!r} needs the {service} service, which is not deployed yet"
-        )
+        raise CommandError("bad_request", f"frame type {frame.type!r} is not a command")
 
     async def mutate(self, session: Session, frame: Mutate) -> asyncio.Future[WireModel]:
         intake = self.gateway.intake
@@ -120,6 +123,49 @@ class Commands:
             return await intake.submit(session, entry, m, frame.id)
         finally:
             self.gateway.ledger.release(entry)
+
+    async def presence(self, session: Session, frame: PresenceSet, conn: Connection | None) -> Ok:
+        """Announce this connection in a room (``offline`` = leave). Readable rooms only."""
+        if conn is None:
+            raise CommandError(
+                "bad_request", "presence belongs to a connection: send it over the WebSocket"
+            )
+        session.check_read(f"presence:{frame.room}")
+        reporter = self.gateway.presence
+        try:
+            if frame.status == "offline":
+                await reporter.leave(session.session_id, frame.room)
+                session.presence_rooms.discard(frame.room)
+            else:
+                await reporter.report(
+                    session.session_id, session.user_id, frame.room, frame.status, frame.meta
+                )
+                session.presence_rooms.add(frame.room)
+        except CommandError:
+            raise
+        except Exception as exc:  # NATS unreachable or timed out
+            raise CommandError("unavailable", "could not record presence; retry") from exc
+        return Ok(re=frame.id)
+
+    async def presence_state(self, session: Session, frame: PresenceState) -> Presence:
+        """Every member of a room, gathered page by page from the presence service."""
+        session.check_read(f"presence:{frame.room}")
+        members: list[Member] = []
+        offset: int | None = 0
+        while offset is not None:
+            request = PresenceStateRequest(room=frame.room, user_id=session.user_id, offset=offset)
+            try:
+                msg = await self.gateway.runtime.nc.request(
+                    s.PRESENCE_STATE, request.to_json_bytes(), timeout=PRESENCE_STATE_TIMEOUT_S
+                )
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+                raise CommandError(
+                    "unavailable", "the presence service did not answer; retry"
+                ) from None
+            page = PresenceStateReply.model_validate_json(msg.data)
+            members.extend(page.members)
+            offset = page.next_offset
+        return Presence(re=frame.id, room=frame.room, members=members)
 
     async def _settle(self, session: Session, frame: ConflictResolve) -> WireModel:
         try:

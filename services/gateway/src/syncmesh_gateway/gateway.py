@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections import Counter
 
+from syncmesh_kit.presence import PresenceReporter
 from syncmesh_kit.runtime import ServiceRuntime
 from syncmesh_schema.codes import CloseCode
 
@@ -15,6 +16,7 @@ from .connection import Peer
 from .hubs import Hubs
 from .intake import Intake
 from .metrics import GatewayMetrics
+from .sessions import Session
 from .settings import GatewaySettings
 from .store import Store
 from .subscriptions import Subscriptions
@@ -34,6 +36,7 @@ class Gateway:
         self._hubs: Hubs | None = None
         self._subscriptions: Subscriptions | None = None
         self._intake: Intake | None = None
+        self._presence: PresenceReporter | None = None
         runtime.on_start.append(self._start)
         runtime.on_stop.append(self._stop)
 
@@ -57,6 +60,22 @@ class Gateway:
         return self._subscriptions
 
     @property
+    def presence(self) -> PresenceReporter:
+        assert self._presence is not None, "gateway not started"
+        return self._presence
+
+    async def left(self, session: Session) -> None:
+        """A connection closed: it leaves every room it announced itself in."""
+        if self._presence is None:
+            return
+        for room in list(session.presence_rooms):
+            try:
+                await self._presence.leave(session.session_id, room)
+            except Exception as exc:  # NATS down: the key expires by itself (TTL)
+                log.warning("presence leave of %s failed: %r", room, exc)
+        session.presence_rooms.clear()
+
+    @property
     def intake(self) -> Intake:
         assert self._intake is not None, "gateway not started"
         return self._intake
@@ -69,9 +88,18 @@ class Gateway:
         intake = Intake(self._store, self.ledger, self.settings, self.settings.instance_id)
         await intake.start()
         self._intake = intake
+        # Connection presence with heartbeats: a crashed gateway's keys expire by themselves.
+        self._presence = PresenceReporter(
+            runtime.js,
+            self.settings.instance_id,
+            ttl_s=self.settings.presence_ttl_s,
+            heartbeat_s=self.settings.presence_heartbeat_s,
+        ).start()
 
     async def _stop(self, runtime: ServiceRuntime) -> None:
         await self.drain()
+        if self._presence is not None:
+            await self._presence.stop()
         if self._intake is not None:
             await self._intake.stop()
         if self._hubs is not None:

@@ -29,6 +29,8 @@ class Session:
     """The ``hello`` client id (WebSocket); ``None`` on stateless HTTP requests."""
     batch: bool = False
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    presence_rooms: set[str] = field(default_factory=set)
+    """Rooms this connection announced itself in (left when it closes)."""
 
     @property
     def user_id(self) -> str:

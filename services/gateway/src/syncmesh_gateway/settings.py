@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from syncmesh_kit.settings import HttpSettings, ServiceSettings
+from syncmesh_schema.presence import PRESENCE_HEARTBEAT_S, PRESENCE_TTL_S
 
 
 class RateSettings(BaseModel):
@@ -77,3 +78,8 @@ class GatewaySettings(ServiceSettings):
     """Missed events replayed on resume at most; more → ``recovered: false``."""
     replay_batch: int = Field(default=256, ge=1, le=1000)
     """Messages per batched Direct Get while replaying."""
+    presence_ttl_s: int = Field(default=PRESENCE_TTL_S, ge=2, le=300)
+    """Lifetime of a connection's presence key without a heartbeat (a crashed gateway's
+    users leave this long + the presence service's grace after the crash)."""
+    presence_heartbeat_s: float = Field(default=PRESENCE_HEARTBEAT_S, gt=0, le=150)
+    """How often every present connection's key is rewritten (must be well under the TTL)."""

@@ -92,6 +92,8 @@ class WebSocketSession:
                 self._expiry.cancel()
             if self.gateway._subscriptions is not None:
                 await self.gateway.subscriptions.unsubscribe_all(conn)
+            if self.session is not None:
+                await self.gateway.left(self.session)
             if self.entry is not None:
                 self.gateway.ledger.release(self.entry)
             self.gateway.connections.discard(conn)
@@ -146,6 +148,10 @@ class WebSocketSession:
             else:
                 self._refuse(frame.id, "unauthorized", "send hello first")
             return
+        if self.session.presence_rooms:
+            # Activity keeps the connection "online" in rooms with idle detection.
+            for room in self.session.presence_rooms:
+                await self.gateway.presence.activity(self.session.session_id, room)
         if isinstance(frame, Publish) and not self.publishes.take():
             self._rate_limited(frame.id)
             return
