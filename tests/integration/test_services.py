@@ -67,10 +67,10 @@ def test_health_ready_metrics(service):
     name, client = service
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = wait_ready(client)
-    assert ready == {
-        "status": "ok",
-        "checks": {"nats": "ok", "jetstream": "ok", "subscribers": "ok"},
-    }
+    assert ready["status"] == "ok"
+    # Every service runs the kit's checks; some add their own (presence: its roster).
+    assert {"nats", "jetstream", "subscribers"} <= set(ready["checks"])
+    assert set(ready["checks"].values()) == {"ok"}
     metrics = client.get("/metrics").text
     assert f'syncmesh_build_info{{service="{name}",version="0.1.0"}} 1.0' in metrics
     assert client.get("/openapi.json").json()["info"]["title"] == f"syncmesh {name}"

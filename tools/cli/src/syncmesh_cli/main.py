@@ -130,15 +130,31 @@ def up(
             err.print(f"[red]cannot start:[/] {p}")
         raise typer.Exit(1)
     err.print(f"starting nats-server on 127.0.0.1:{stack.nats_port} and {len(SERVICES)} services …")
+    # One try for everything after the first child starts: an interrupt at any point (even
+    # between two prints) stops every child.
     try:
-        took = stack.start(timeout)
-    except (TimeoutError, RuntimeError, FileNotFoundError) as exc:
-        err.print(f"[red]stack failed to start:[/] {exc}\nlogs: {stack.logs}/")
-        stack.stop()
-        raise typer.Exit(1) from None
+        try:
+            took = stack.start(timeout)
+        except (TimeoutError, RuntimeError, FileNotFoundError) as exc:
+            err.print(f"[red]stack failed to start:[/] {exc}\nlogs: {stack.logs}/")
+            raise typer.Exit(1) from None
+        _print_ready(stack, data_dir, took)
+        while True:
+            time.sleep(0.5)
+            dead = stack.failed()
+            if dead:
+                err.print(
+                    f"[red]{', '.join(dead)} exited[/]; stopping the stack (logs: {stack.logs}/)"
+                )
+                raise typer.Exit(1)
     except KeyboardInterrupt:
+        err.print("stopping …")
+    finally:
         stack.stop()
-        raise typer.Exit(130) from None
+        err.print("stopped; no process left behind")
+
+
+def _print_ready(stack: Stack, data_dir: Path, took: float) -> None:
     table = Table("service", "url", "health")
     table.add_row(
         "nats", f"nats://127.0.0.1:{stack.nats_port}", "JetStream store " + str(data_dir / "nats")
@@ -156,20 +172,6 @@ def up(
     dev_token = issue_token(_secret(), "dev-user", 24 * 3600, admin=True)
     console.print(f"development JWT (sub=dev-user, admin, 24h):\n{dev_token}")
     console.print("Ctrl-C stops everything.")
-    try:
-        while True:
-            time.sleep(0.5)
-            dead = stack.failed()
-            if dead:
-                err.print(
-                    f"[red]{', '.join(dead)} exited[/]; stopping the stack (logs: {stack.logs}/)"
-                )
-                raise typer.Exit(1)
-    except KeyboardInterrupt:
-        err.print("stopping …")
-    finally:
-        stack.stop()
-        err.print("stopped; no process left behind")
 
 
 def _interrupt(signum: int, frame: object) -> None:
