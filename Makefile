@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 RUN := $(VENV)/bin
 
-.PHONY: help install fmt lint typecheck imports test test-unit test-integration schema up down status check clean bench bench-sync
+.PHONY: help install fmt lint typecheck imports test test-unit test-integration schema up down status check clean bench bench-sync bench-gateway bench-presence
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.installed: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml) | $(UV)
-	$(UV) sync --all-packages --frozen --python $(PYTHON)
+	$(UV) sync --all-packages --group bench --frozen --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed ## Build .venv from nothing (bootstraps uv with pip if missing)
@@ -65,7 +65,13 @@ bench-sync: install ## Sync benchmark: intake-to-commit throughput, latency at 1
 	$(RUN)/python -m bench.sync --processes 1
 	$(RUN)/python -m bench.sync --processes 2
 
-bench: bench-sync ## Every benchmark; results as JSON in bench/results/
+bench-gateway: install ## Gateway benchmark: latency, fan-out, idle RSS vs nats-server WS and python-socketio
+	$(RUN)/python -m bench.gateway
+
+bench-presence: install ## Presence benchmark: 10,000 members joining one room
+	$(RUN)/python services/presence/bench_presence.py
+
+bench: bench-sync bench-gateway bench-presence ## Every benchmark; results as JSON in bench/results/
 
 check: test ## Alias of test
 
