@@ -19,7 +19,7 @@ from syncmesh_gateway.settings import GatewaySettings
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.processes import free_port
 from syncmesh_kit.settings import DEV_JWT_SECRET
-from syncmesh_kit.testing import ServerThread
+from syncmesh_kit.testing import ServerThread, running_app
 from syncmesh_sync.app import create_app as create_sync
 from syncmesh_sync.settings import SyncSettings
 
@@ -94,11 +94,7 @@ def sync_service(nats_module) -> Iterator[TestClient]:
         resolver_timeout_s=0.3,
         max_deliver=5,
     )
-    with TestClient(create_sync(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_sync(settings)) as client:
         yield client
 
 

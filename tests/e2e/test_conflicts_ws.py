@@ -4,14 +4,13 @@ theirs-plus-mine; settling twice answers ``not_found``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from syncmesh_kit.testing import GatewayClient
+from syncmesh_kit.testing import GatewayClient, running_app
 from syncmesh_resolver.app import create_app as create_resolver
 from syncmesh_resolver.settings import ResolverSettings
 
@@ -22,11 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def resolver(nats_module) -> Iterator[TestClient]:
-    with TestClient(create_resolver(ResolverSettings(nats={"url": nats_module.url}))) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_resolver(ResolverSettings(nats={"url": nats_module.url}))) as client:
         yield client
 
 

@@ -18,7 +18,7 @@ from syncmesh_gateway.app import create_app as create_gateway
 from syncmesh_gateway.server import GatewayServer, uvicorn_config
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.settings import DEV_JWT_SECRET
-from syncmesh_kit.testing import GatewayClient, ServerThread
+from syncmesh_kit.testing import GatewayClient, ServerThread, running_app
 from syncmesh_notification.app import create_app as create_notification
 from syncmesh_notification.settings import NotificationSettings
 from syncmesh_schema.notification import READ_STATE_KIND
@@ -35,11 +35,7 @@ DEDUP_WINDOW_S = 0.5
 @pytest.fixture(scope="module")
 def notifications(nats_module) -> Iterator[TestClient]:
     settings = NotificationSettings(nats={"url": nats_module.url, "dedup_window_s": DEDUP_WINDOW_S})
-    with TestClient(create_notification(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_notification(settings)) as client:
         client.headers.update(ADMIN)
         yield client
 

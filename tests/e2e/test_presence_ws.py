@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from syncmesh_kit.processes import ManagedProcess, free_port, wait_http_ok
-from syncmesh_kit.testing import GatewayClient
+from syncmesh_kit.testing import GatewayClient, running_app
 from syncmesh_presence.app import create_app as create_presence
 from syncmesh_presence.settings import PresenceSettings
 
@@ -31,11 +31,7 @@ GRACE_S = 1.0
 @pytest.fixture(scope="module")
 def presence_service(nats_module) -> Iterator[TestClient]:
     settings = PresenceSettings(nats={"url": nats_module.url}, leave_grace_s=GRACE_S)
-    with TestClient(create_presence(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_presence(settings)) as client:
         yield client
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.settings import DEV_JWT_SECRET
-from syncmesh_kit.testing import IntakeClient
+from syncmesh_kit.testing import IntakeClient, running_app
 from syncmesh_resolver.app import create_app as create_resolver
 from syncmesh_resolver.settings import ResolverSettings
 from syncmesh_schema import subjects
@@ -31,24 +30,16 @@ pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, 'ops', 24 * 3600, admin=True)}"}
 
 
-def _ready(client: TestClient) -> TestClient:
-    deadline = time.monotonic() + 15
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").json()
-        time.sleep(0.05)
-    return client
-
-
 @pytest.fixture(scope="module")
 def apps(nats_module) -> Iterator[tuple[TestClient, TestClient]]:
     """(sync, resolver), both in this process against one NATS."""
     sync = SyncSettings(nats={"url": nats_module.url}, resolver_timeout_s=5.0)
     resolver = ResolverSettings(nats={"url": nats_module.url}, settle_timeout_s=20.0)
     with (
-        TestClient(create_sync(sync)) as sync_app,
-        TestClient(create_resolver(resolver)) as resolver_app,
+        running_app(create_sync(sync)) as sync_app,
+        running_app(create_resolver(resolver)) as resolver_app,
     ):
-        yield _ready(sync_app), _ready(resolver_app)
+        yield sync_app, resolver_app
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ and a protocol-level stand-in for sync's intake (the real sync runs in
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.settings import DEV_JWT_SECRET
+from syncmesh_kit.testing import running_app
 from syncmesh_resolver.app import create_app
 from syncmesh_resolver.settings import ResolverSettings
 from syncmesh_schema import subjects
@@ -29,11 +29,7 @@ ADMIN_TOKEN = issue_token(DEV_JWT_SECRET, "ops", 3600, admin=True)
 @pytest.fixture(scope="module")
 def resolver_app(nats_module) -> Iterator[TestClient]:
     settings = ResolverSettings(nats={"url": nats_module.url}, settle_timeout_s=1.5)
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         yield client
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.settings import DEV_JWT_SECRET
+from syncmesh_kit.testing import running_app
 from syncmesh_notification.app import create_app
 from syncmesh_notification.settings import NotificationSettings
 
@@ -26,9 +26,5 @@ def app(nats_module) -> Iterator[TestClient]:
     settings = NotificationSettings(
         nats={"url": nats_module.url, "dedup_window_s": 0.5}, admin_token="static-admin-token"
     )
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_app(settings)) as client:
         yield client

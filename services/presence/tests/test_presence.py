@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.presence import PresenceReporter
 from syncmesh_kit.settings import DEV_JWT_SECRET
+from syncmesh_kit.testing import running_app
 from syncmesh_presence.app import create_app
 from syncmesh_presence.settings import PresenceSettings
 from syncmesh_schema import subjects
@@ -36,11 +37,7 @@ def app(nats_module) -> Iterator[TestClient]:
     settings = PresenceSettings(
         nats={"url": nats_module.url}, leave_grace_s=GRACE_S, idle_check_s=0.2
     )
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_app(settings)) as client:
         yield client
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from syncmesh_kit.auth import issue_token
 from syncmesh_kit.settings import DEV_JWT_SECRET
-from syncmesh_kit.testing import IntakeClient
+from syncmesh_kit.testing import IntakeClient, running_app
 from syncmesh_schema import subjects
 from syncmesh_schema.conflict import ResolveReply, ResolveRequest
 from syncmesh_schema.sync import DocumentRecord
@@ -38,11 +37,7 @@ def sync_app(nats_module) -> Iterator[TestClient]:
         resolver_timeout_s=0.3,
         max_deliver=5,
     )
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    with running_app(create_app(settings)) as client:
         yield client
 
 

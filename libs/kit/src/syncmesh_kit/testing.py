@@ -290,3 +290,18 @@ class GatewayClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+@contextmanager
+def running_app(app: Any, wait_s: float = 15.0) -> Iterator[Any]:
+    """A service's FastAPI app running in process (its lifespan connects to NATS), yielded as
+    a ``TestClient`` once ``/readyz`` answers 200."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        deadline = time.monotonic() + wait_s
+        while (ready := client.get("/readyz")).status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {wait_s}s: {ready.json()}")
+            time.sleep(0.05)
+        yield client
