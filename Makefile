@@ -21,7 +21,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.installed: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml) | $(UV)
-	$(UV) sync --all-packages --group bench --frozen --python $(PYTHON)
+	$(UV) sync --all-packages --group bench --group deploy --frozen --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed ## Build .venv from nothing (bootstraps uv with pip if missing)
