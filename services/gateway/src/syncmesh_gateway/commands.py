@@ -10,6 +10,7 @@ import asyncio
 
 import nats.errors
 import pydantic_core
+from nats.aio.msg import Msg
 
 from syncmesh_kit.auth import AuthError, TokenVerifier
 from syncmesh_schema import subjects as s
@@ -109,6 +110,16 @@ class Commands:
             return await self.notifications_read(session, frame)
         raise CommandError("bad_request", f"frame type {frame.type!r} is not a command")
 
+    async def _ask(self, subject: str, request: WireModel, timeout_s: float, silence: str) -> Msg:
+        """Core request/reply to another service; no answer → ``unavailable`` (``silence``
+        says who did not answer and whether retrying is safe)."""
+        try:
+            return await self.gateway.runtime.nc.request(
+                subject, request.to_json_bytes(), timeout=timeout_s
+            )
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+            raise CommandError("unavailable", silence) from None
+
     async def mutate(self, session: Session, frame: Mutate) -> asyncio.Future[WireModel]:
         intake = self.gateway.intake
         m = frame.mutation
@@ -154,14 +165,12 @@ class Commands:
         offset: int | None = 0
         while offset is not None:
             request = PresenceStateRequest(room=frame.room, user_id=session.user_id, offset=offset)
-            try:
-                msg = await self.gateway.runtime.nc.request(
-                    s.PRESENCE_STATE, request.to_json_bytes(), timeout=PRESENCE_STATE_TIMEOUT_S
-                )
-            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-                raise CommandError(
-                    "unavailable", "the presence service did not answer; retry"
-                ) from None
+            msg = await self._ask(
+                s.PRESENCE_STATE,
+                request,
+                PRESENCE_STATE_TIMEOUT_S,
+                "the presence service did not answer; retry",
+            )
             page = PresenceStateReply.model_validate_json(msg.data)
             members.extend(page.members)
             offset = page.next_offset
@@ -183,14 +192,12 @@ class Commands:
             user_id=session.user_id,
             write=session.claims.write,
         )
-        try:
-            msg = await self.gateway.runtime.nc.request(
-                s.CONFLICT_RESOLVE, request.to_json_bytes(), timeout=CONFLICT_RESOLVE_TIMEOUT_S
-            )
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-            raise CommandError(
-                "unavailable", "the conflict-resolver did not answer; retrying is safe"
-            ) from None
+        msg = await self._ask(
+            s.CONFLICT_RESOLVE,
+            request,
+            CONFLICT_RESOLVE_TIMEOUT_S,
+            "the conflict-resolver did not answer; retrying is safe",
+        )
         reply = ConflictResolveReply.model_validate_json(msg.data)
         if reply.result is not None:
             return result_frame(frame.id, reply.result)
@@ -202,14 +209,12 @@ class Commands:
         request = NotificationReadRequest(
             user_id=session.user_id, ids=frame.ids or [], all=frame.all
         )
-        try:
-            msg = await self.gateway.runtime.nc.request(
-                s.NOTIFICATION_READ, request.to_json_bytes(), timeout=NOTIFICATIONS_READ_TIMEOUT_S
-            )
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-            raise CommandError(
-                "unavailable", "the notification service did not answer; retrying is safe"
-            ) from None
+        msg = await self._ask(
+            s.NOTIFICATION_READ,
+            request,
+            NOTIFICATIONS_READ_TIMEOUT_S,
+            "the notification service did not answer; retrying is safe",
+        )
         reply = NotificationReadReply.model_validate_json(msg.data)
         if reply.unread is None:
             raise CommandError(reply.error_code or "internal", reply.error_message or "not read")
